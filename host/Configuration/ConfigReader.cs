@@ -1,0 +1,266 @@
+using System.Globalization;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace PluginHost.Configuration;
+
+/// <summary>A configuration file that cannot be used; the message names the file, the entry and what is wrong.</summary>
+internal sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>
+/// Reads <c>plugins.yaml</c> with LiteLLM's keys. Unknown keys are ignored (LiteLLM has many we do not need);
+/// <c>os.environ/NAME</c> values resolve from the environment.
+/// </summary>
+internal static class ConfigReader
+{
+    private const string EnvironmentPrefix = "os.environ/";
+
+    public static ProxyConfig ReadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{path}: cannot read the configuration file: {ex.Message}");
+        }
+
+        return Parse(text, path);
+    }
+
+    public static ProxyConfig Parse(string yaml, string file)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            throw new ConfigException($"{file}:{ex.Start.Line}: invalid YAML: {ex.InnerException?.Message ?? ex.Message}");
+        }
+
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
+        {
+            throw new ConfigException($"{file}: the file is empty; it needs at least model_list and litellm_settings.custom_provider_map.");
+        }
+
+        var reader = new Reader(file);
+        var root = reader.Mapping(stream.Documents[0].RootNode, "the document");
+
+        var providers = new List<ProviderMapping>();
+        if (reader.Child(root, "litellm_settings") is { } settingsNode)
+        {
+            var settings = reader.Mapping(settingsNode, "litellm_settings");
+            if (reader.Child(settings, "custom_provider_map") is { } mapNode)
+            {
+                var i = 0;
+                foreach (var entryNode in reader.Sequence(mapNode, "litellm_settings.custom_provider_map"))
+                {
+                    var where = $"litellm_settings.custom_provider_map[{i++}]";
+                    var entry = reader.Mapping(entryNode, where);
+                    var provider = reader.RequiredString(entry, "provider", where);
+                    var handlerText = reader.RequiredString(entry, "custom_handler", where);
+                    if (!HandlerName.TryParse(handlerText, out var handler))
+                    {
+                        throw reader.Error(entryNode, $"{where}.custom_handler '{handlerText}' is not a handler name; use 'AssemblyName' or 'AssemblyName:TypeName'.");
+                    }
+
+                    if (providers.Exists(p => p.Provider == provider))
+                    {
+                        throw reader.Error(entryNode, $"{where}: provider '{provider}' is mapped twice.");
+                    }
+
+                    providers.Add(new ProviderMapping(provider, handler, reader.Location(entryNode, where)));
+                }
+            }
+        }
+
+        var models = new List<ModelDeployment>();
+        if (reader.Child(root, "model_list") is { } listNode)
+        {
+            var i = 0;
+            foreach (var entryNode in reader.Sequence(listNode, "model_list"))
+            {
+                var where = $"model_list[{i++}]";
+                models.Add(ReadDeployment(reader, entryNode, where));
+            }
+        }
+
+        string? masterKey = null;
+        var maxRequestSizeMb = 32d;
+        if (reader.Child(root, "general_settings") is { } generalNode)
+        {
+            var general = reader.Mapping(generalNode, "general_settings");
+            masterKey = reader.OptionalString(general, "master_key", "general_settings");
+            if (reader.OptionalString(general, "max_request_size_mb", "general_settings") is { } size)
+            {
+                if (!double.TryParse(size, NumberStyles.Float, CultureInfo.InvariantCulture, out maxRequestSizeMb) || maxRequestSizeMb <= 0)
+                {
+                    throw reader.Error(generalNode, $"general_settings.max_request_size_mb '{size}' is not a positive number.");
+                }
+            }
+        }
+
+        return new ProxyConfig
+        {
+            SourceFile = file,
+            Models = models,
+            Providers = providers,
+            MasterKey = string.IsNullOrEmpty(masterKey) ? null : masterKey,
+            MaxRequestSizeMb = maxRequestSizeMb,
+        };
+    }
+
+    private static ModelDeployment ReadDeployment(Reader reader, YamlNode entryNode, string where)
+    {
+        var entry = reader.Mapping(entryNode, where);
+        var modelName = reader.RequiredString(entry, "model_name", where);
+        var paramsNode = reader.Child(entry, "litellm_params") ?? throw reader.Error(entryNode, $"{where} ('{modelName}') has no litellm_params.");
+        var parameters = reader.Mapping(paramsNode, $"{where}.litellm_params");
+        var model = reader.RequiredString(parameters, "model", $"{where}.litellm_params");
+        var slash = model.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == model.Length - 1)
+        {
+            throw reader.Error(paramsNode, $"{where}.litellm_params.model '{model}' must be 'provider/model', with the provider named in litellm_settings.custom_provider_map.");
+        }
+
+        TimeSpan? timeout = null;
+        if (reader.OptionalString(parameters, "timeout", $"{where}.litellm_params") is { } timeoutText)
+        {
+            if (!double.TryParse(timeoutText, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+            {
+                throw reader.Error(paramsNode, $"{where}.litellm_params.timeout '{timeoutText}' is not a positive number of seconds.");
+            }
+
+            timeout = TimeSpan.FromSeconds(seconds);
+        }
+
+        var extra = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (keyNode, valueNode) in parameters.Children)
+        {
+            var key = ((YamlScalarNode)keyNode).Value ?? "";
+            if (key is not ("model" or "api_base" or "api_key" or "timeout"))
+            {
+                extra[key] = reader.ToValue(valueNode);
+            }
+        }
+
+        string? mode = null;
+        if (reader.Child(entry, "model_info") is { } infoNode)
+        {
+            mode = reader.OptionalString(reader.Mapping(infoNode, $"{where}.model_info"), "mode", $"{where}.model_info");
+        }
+
+        return new ModelDeployment
+        {
+            ModelName = modelName,
+            Provider = model[..slash],
+            ProviderModel = model[(slash + 1)..],
+            ApiBase = reader.OptionalString(parameters, "api_base", $"{where}.litellm_params"),
+            ApiKey = reader.OptionalString(parameters, "api_key", $"{where}.litellm_params"),
+            Timeout = timeout,
+            ExtraParams = extra,
+            Mode = mode,
+            Location = reader.Location(entryNode, where),
+        };
+    }
+
+    /// <summary>Node access that turns every shape mistake into a message naming file, line and key.</summary>
+    private sealed class Reader(string file)
+    {
+        public ConfigException Error(YamlNode node, string message) => new($"{file}:{node.Start.Line}: {message}");
+
+        public string Location(YamlNode node, string where) => $"{file}:{node.Start.Line} ({where})";
+
+        public YamlMappingNode Mapping(YamlNode node, string where) =>
+            node as YamlMappingNode ?? throw Error(node, $"{where} must be a mapping (key: value).");
+
+        public IEnumerable<YamlNode> Sequence(YamlNode node, string where) => node switch
+        {
+            YamlSequenceNode sequence => sequence.Children,
+            YamlScalarNode { Value: null or "" } => [],
+            _ => throw Error(node, $"{where} must be a list."),
+        };
+
+        public YamlNode? Child(YamlMappingNode mapping, string key)
+        {
+            foreach (var (k, v) in mapping.Children)
+            {
+                if (k is YamlScalarNode { Value: var name } && name == key)
+                {
+                    return v is YamlScalarNode { Value: null or "" } && v.Tag.IsEmpty && ((YamlScalarNode)v).Style == ScalarStyle.Plain ? null : v;
+                }
+            }
+
+            return null;
+        }
+
+        public string RequiredString(YamlMappingNode mapping, string key, string where) =>
+            OptionalString(mapping, key, where) is { Length: > 0 } value
+                ? value
+                : throw Error(mapping, $"{where} needs '{key}'.");
+
+        public string? OptionalString(YamlMappingNode mapping, string key, string where)
+        {
+            var node = Child(mapping, key);
+            return node switch
+            {
+                null => null,
+                YamlScalarNode scalar => Resolve(scalar.Value),
+                _ => throw Error(node, $"{where}.{key} must be a single value."),
+            };
+        }
+
+        public object? ToValue(YamlNode node) => node switch
+        {
+            YamlScalarNode scalar => ScalarValue(scalar),
+            YamlSequenceNode sequence => sequence.Children.Select(ToValue).ToList(),
+            YamlMappingNode mapping => mapping.Children.ToDictionary(p => ((YamlScalarNode)p.Key).Value ?? "", p => ToValue(p.Value)),
+            _ => null,
+        };
+
+        private static object? ScalarValue(YamlScalarNode scalar)
+        {
+            var value = scalar.Value;
+            if (scalar.Style != ScalarStyle.Plain || value is null)
+            {
+                return Resolve(value);
+            }
+
+            if (value is "" or "~" or "null")
+            {
+                return null;
+            }
+
+            if (value is "true" or "True")
+            {
+                return true;
+            }
+
+            if (value is "false" or "False")
+            {
+                return false;
+            }
+
+            if (long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var integer))
+            {
+                return integer;
+            }
+
+            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+            {
+                return number;
+            }
+
+            return Resolve(value);
+        }
+
+        private static string? Resolve(string? value) =>
+            value is not null && value.StartsWith(EnvironmentPrefix, StringComparison.Ordinal)
+                ? Environment.GetEnvironmentVariable(value[EnvironmentPrefix.Length..])
+                : value;
+    }
+}

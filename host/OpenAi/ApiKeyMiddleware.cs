@@ -1,0 +1,48 @@
+using System.Security.Cryptography;
+using System.Text;
+using PluginHost.Routing;
+
+namespace PluginHost.OpenAi;
+
+/// <summary>
+/// With a <c>master_key</c>, every route but the liveness and readiness probes needs
+/// <c>Authorization: Bearer &lt;key&gt;</c>, compared in constant time. The key comes from the current
+/// snapshot, so a configuration reload can change it.
+/// </summary>
+internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtime)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        var key = runtime.Current.Config.MasterKey;
+        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(context.Request.Headers.Authorization.ToString(), key))
+        {
+            return next(context);
+        }
+
+        var message = context.Request.Headers.Authorization.Count == 0
+            ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            : "Incorrect API key provided. Use the proxy's master_key (general_settings.master_key in its configuration).";
+        context.Response.Headers.WWWAuthenticate = "Bearer";
+        return ErrorWriter.WriteAsync(context, new OpenAiException(401, message, code: "invalid_api_key", type: "invalid_request_error"));
+    }
+
+    private static bool IsOpen(PathString path) =>
+        path.Equals("/health/liveliness", StringComparison.Ordinal) || path.Equals("/health/readiness", StringComparison.Ordinal)
+        || path.Equals("/health/liveness", StringComparison.Ordinal);
+
+    private static bool IsAuthorized(string header, string key)
+    {
+        const string Scheme = "Bearer ";
+        if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        // Hash both sides so the comparison takes the same time whatever the lengths.
+        Span<byte> given = stackalloc byte[32];
+        Span<byte> expected = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(header.AsSpan(Scheme.Length).Trim().ToString()), given);
+        SHA256.HashData(Encoding.UTF8.GetBytes(key), expected);
+        return CryptographicOperations.FixedTimeEquals(given, expected);
+    }
+}

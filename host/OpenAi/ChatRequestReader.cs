@@ -1,0 +1,492 @@
+using System.Text.Json;
+using PluginHost.Configuration;
+using PluginHost.Sdk;
+
+namespace PluginHost.OpenAi;
+
+/// <summary>
+/// Turns a chat completion request body into the SDK's <see cref="ChatCompletionRequest"/>, rejecting what
+/// OpenAI would reject with a 400 that names the parameter. Fields the contract does not type are kept.
+/// </summary>
+internal static class ChatRequestReader
+{
+    /// <summary>Reads the <c>model</c> field (needed before anything else, to pick the handler).</summary>
+    public static string ReadModel(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw OpenAiException.BadRequest($"The request body must be a JSON object, not {Describe(root.ValueKind)}.");
+        }
+
+        if (!root.TryGetProperty("model", out var model) || model.ValueKind == JsonValueKind.Null)
+        {
+            throw OpenAiException.BadRequest("you must provide a model parameter", "model", "missing_required_parameter");
+        }
+
+        if (model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 } name)
+        {
+            throw OpenAiException.BadRequest($"Invalid type for 'model': expected a non-empty string, but got {Describe(model.ValueKind)}.", "model", "invalid_type");
+        }
+
+        return name;
+    }
+
+    public static ChatCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment)
+    {
+        IReadOnlyList<ChatMessage>? messages = null;
+        double? temperature = null, topP = null, presencePenalty = null, frequencyPenalty = null;
+        int? maxTokens = null, maxCompletionTokens = null, n = null;
+        IReadOnlyList<string>? stop = null;
+        IReadOnlyList<ChatTool>? tools = null;
+        JsonElement? toolChoice = null;
+        bool? parallelToolCalls = null;
+        ResponseFormat? responseFormat = null;
+        long? seed = null;
+        string? user = null;
+        StreamOptions? streamOptions = null;
+        var stream = false;
+        Dictionary<string, JsonElement>? additional = null;
+
+        foreach (var property in root.EnumerateObject())
+        {
+            var value = property.Value;
+            switch (property.Name)
+            {
+                case "model":
+                    break;
+                case "messages":
+                    messages = ReadMessages(value);
+                    break;
+                case "stream":
+                    stream = Boolean(value, "stream") == true;
+                    break;
+                case "temperature":
+                    temperature = Number(value, "temperature", 0, 2);
+                    break;
+                case "top_p":
+                    topP = Number(value, "top_p", 0, 1);
+                    break;
+                case "presence_penalty":
+                    presencePenalty = Number(value, "presence_penalty", -2, 2);
+                    break;
+                case "frequency_penalty":
+                    frequencyPenalty = Number(value, "frequency_penalty", -2, 2);
+                    break;
+                case "max_tokens":
+                    maxTokens = Integer(value, "max_tokens", 1);
+                    break;
+                case "max_completion_tokens":
+                    maxCompletionTokens = Integer(value, "max_completion_tokens", 1);
+                    break;
+                case "n":
+                    n = Integer(value, "n", 1, 128);
+                    break;
+                case "seed":
+                    seed = value.ValueKind == JsonValueKind.Null ? null : value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var s) ? s : throw InvalidType("seed", "an integer", value);
+                    break;
+                case "user":
+                    user = String(value, "user");
+                    break;
+                case "stop":
+                    stop = ReadStop(value);
+                    break;
+                case "tools":
+                    tools = ReadTools(value);
+                    break;
+                case "tool_choice":
+                    toolChoice = value.ValueKind is JsonValueKind.Null ? null
+                        : value.ValueKind is JsonValueKind.String or JsonValueKind.Object ? value.Clone()
+                        : throw InvalidType("tool_choice", "a string or an object", value);
+                    break;
+                case "parallel_tool_calls":
+                    parallelToolCalls = Boolean(value, "parallel_tool_calls");
+                    break;
+                case "response_format":
+                    responseFormat = ReadResponseFormat(value);
+                    break;
+                case "stream_options":
+                    streamOptions = ReadStreamOptions(value);
+                    break;
+                default:
+                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    break;
+            }
+        }
+
+        if (messages is null)
+        {
+            throw OpenAiException.BadRequest("Missing required parameter: 'messages'.", "messages", "missing_required_parameter");
+        }
+
+        return new ChatCompletionRequest
+        {
+            Model = deployment.ProviderModel,
+            RequestedModel = requestedModel,
+            Messages = messages,
+            Stream = stream,
+            Temperature = temperature,
+            TopP = topP,
+            MaxTokens = maxTokens,
+            MaxCompletionTokens = maxCompletionTokens,
+            Stop = stop,
+            N = n,
+            PresencePenalty = presencePenalty,
+            FrequencyPenalty = frequencyPenalty,
+            Tools = tools,
+            ToolChoice = toolChoice,
+            ParallelToolCalls = parallelToolCalls,
+            ResponseFormat = responseFormat,
+            Seed = seed,
+            User = user,
+            StreamOptions = streamOptions,
+            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
+            ApiBase = deployment.ApiBase,
+            ApiKey = deployment.ApiKey,
+            LitellmParams = deployment.ExtraParams,
+            Timeout = deployment.Timeout,
+        };
+    }
+
+    private static List<ChatMessage> ReadMessages(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw InvalidType("messages", "an array", value);
+        }
+
+        var count = value.GetArrayLength();
+        if (count == 0)
+        {
+            throw OpenAiException.BadRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", "messages", "empty_array");
+        }
+
+        var messages = new List<ChatMessage>(count);
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            messages.Add(ReadMessage(item, $"messages[{index++}]"));
+        }
+
+        return messages;
+    }
+
+    private static ChatMessage ReadMessage(JsonElement item, string path)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            throw InvalidType(path, "an object", item);
+        }
+
+        ChatRole? role = null;
+        string? content = null, name = null, toolCallId = null, reasoning = null;
+        List<ContentPart>? parts = null;
+        List<ToolCall>? toolCalls = null;
+        Dictionary<string, JsonElement>? additional = null;
+        foreach (var property in item.EnumerateObject())
+        {
+            var value = property.Value;
+            switch (property.Name)
+            {
+                case "role":
+                    role = ReadRole(value, $"{path}.role");
+                    break;
+                case "content":
+                    (content, parts) = ReadContent(value, $"{path}.content");
+                    break;
+                case "name":
+                    name = String(value, $"{path}.name");
+                    break;
+                case "tool_call_id":
+                    toolCallId = String(value, $"{path}.tool_call_id");
+                    break;
+                case "reasoning_content":
+                    reasoning = String(value, $"{path}.reasoning_content");
+                    break;
+                case "tool_calls":
+                    toolCalls = ReadToolCalls(value, $"{path}.tool_calls");
+                    break;
+                default:
+                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    break;
+            }
+        }
+
+        if (role is null)
+        {
+            throw OpenAiException.BadRequest($"Missing required parameter: '{path}.role'.", $"{path}.role", "missing_required_parameter");
+        }
+
+        if (role == ChatRole.Tool && toolCallId is null)
+        {
+            throw OpenAiException.BadRequest($"Missing required parameter: '{path}.tool_call_id'.", $"{path}.tool_call_id", "missing_required_parameter");
+        }
+
+        return new ChatMessage
+        {
+            Role = role.Value,
+            Content = content,
+            ContentParts = parts,
+            Name = name,
+            ToolCallId = toolCallId,
+            ToolCalls = toolCalls,
+            ReasoningContent = reasoning,
+            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
+        };
+    }
+
+    private static ChatRole ReadRole(JsonElement value, string path)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            throw InvalidType(path, "a string", value);
+        }
+
+        var text = value.GetString();
+        return text switch
+        {
+            "system" => ChatRole.System,
+            "developer" => ChatRole.Developer,
+            "user" => ChatRole.User,
+            "assistant" => ChatRole.Assistant,
+            "tool" => ChatRole.Tool,
+            "function" => ChatRole.Function,
+            _ => throw OpenAiException.BadRequest($"Invalid value: '{text}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool', and 'function'.", path, "invalid_value"),
+        };
+    }
+
+    private static (string?, List<ContentPart>?) ReadContent(JsonElement value, string path)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Null:
+                return (null, null);
+            case JsonValueKind.String:
+                return (value.GetString(), null);
+            case JsonValueKind.Array:
+                var parts = new List<ContentPart>(value.GetArrayLength());
+                string? text = null;
+                var index = 0;
+                foreach (var part in value.EnumerateArray())
+                {
+                    var partPath = $"{path}[{index++}]";
+                    if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+                    {
+                        throw OpenAiException.BadRequest($"Invalid '{partPath}': expected an object with a string 'type'.", partPath, "invalid_type");
+                    }
+
+                    string? partText = null;
+                    if (type.ValueEquals("text"))
+                    {
+                        partText = part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String
+                            ? t.GetString()
+                            : throw OpenAiException.BadRequest($"Missing required parameter: '{partPath}.text'.", $"{partPath}.text", "missing_required_parameter");
+                        text = text is null ? partText : text + partText;
+                    }
+
+                    parts.Add(new ContentPart { Type = type.GetString()!, Text = partText, Raw = part.Clone() });
+                }
+
+                return (text, parts);
+            default:
+                throw InvalidType(path, "a string or an array of content parts", value);
+        }
+    }
+
+    private static List<ToolCall>? ReadToolCalls(JsonElement value, string path)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw InvalidType(path, "an array", value);
+        }
+
+        var calls = new List<ToolCall>(value.GetArrayLength());
+        var index = 0;
+        foreach (var call in value.EnumerateArray())
+        {
+            var callPath = $"{path}[{index++}]";
+            if (call.ValueKind != JsonValueKind.Object
+                || !call.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String
+                || !call.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+                || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+            {
+                throw OpenAiException.BadRequest($"Invalid '{callPath}': expected an object with 'id' and 'function.name'.", callPath, "invalid_value");
+            }
+
+            var arguments = function.TryGetProperty("arguments", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "";
+            var type = call.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "function";
+            calls.Add(new ToolCall { Id = id.GetString()!, Type = type, Function = new FunctionCall(name.GetString()!, arguments) });
+        }
+
+        return calls;
+    }
+
+    private static List<ChatTool>? ReadTools(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw InvalidType("tools", "an array", value);
+        }
+
+        var tools = new List<ChatTool>(value.GetArrayLength());
+        var index = 0;
+        foreach (var tool in value.EnumerateArray())
+        {
+            var path = $"tools[{index++}]";
+            if (tool.ValueKind != JsonValueKind.Object
+                || !tool.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+                || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+            {
+                throw OpenAiException.BadRequest($"Missing required parameter: '{path}.function.name'.", $"{path}.function.name", "missing_required_parameter");
+            }
+
+            tools.Add(new ChatTool
+            {
+                Type = tool.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString()! : "function",
+                Function = new FunctionDefinition
+                {
+                    Name = name.GetString()!,
+                    Description = function.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null,
+                    Parameters = function.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p.Clone() : null,
+                    Strict = function.TryGetProperty("strict", out var s) && s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean() : null,
+                },
+            });
+        }
+
+        return tools;
+    }
+
+    private static List<string>? ReadStop(JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Null:
+                return null;
+            case JsonValueKind.String:
+                return [value.GetString()!];
+            case JsonValueKind.Array:
+                var stops = new List<string>();
+                foreach (var item in value.EnumerateArray())
+                {
+                    stops.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw InvalidType("stop", "a string or an array of strings", value));
+                }
+
+                return stops;
+            default:
+                throw InvalidType("stop", "a string or an array of strings", value);
+        }
+    }
+
+    private static ResponseFormat? ReadResponseFormat(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            throw OpenAiException.BadRequest("Invalid 'response_format': expected an object with a string 'type'.", "response_format", "invalid_type");
+        }
+
+        return new ResponseFormat
+        {
+            Type = type.GetString()!,
+            JsonSchema = value.TryGetProperty("json_schema", out var schema) && schema.ValueKind == JsonValueKind.Object ? schema.Clone() : null,
+        };
+    }
+
+    private static StreamOptions? ReadStreamOptions(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw InvalidType("stream_options", "an object", value);
+        }
+
+        var includeUsage = value.TryGetProperty("include_usage", out var include) && Boolean(include, "stream_options.include_usage") == true;
+        return new StreamOptions { IncludeUsage = includeUsage };
+    }
+
+    private static bool? Boolean(JsonElement value, string path) => value.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw InvalidType(path, "a boolean", value),
+    };
+
+    private static string? String(JsonElement value, string path) => value.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.String => value.GetString(),
+        _ => throw InvalidType(path, "a string", value),
+    };
+
+    private static double? Number(JsonElement value, string path, double min, double max)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number)
+        {
+            throw InvalidType(path, "a number", value);
+        }
+
+        var number = value.GetDouble();
+        return number >= min && number <= max
+            ? number
+            : throw OpenAiException.BadRequest($"Invalid '{path}': {number} is out of range; expected a value between {min} and {max}.", path, "invalid_value");
+    }
+
+    private static int? Integer(JsonElement value, string path, int min, int max = int.MaxValue)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number))
+        {
+            throw InvalidType(path, "an integer", value);
+        }
+
+        return number >= min && number <= max
+            ? number
+            : throw OpenAiException.BadRequest($"Invalid '{path}': {number} is out of range; expected an integer of at least {min}{(max == int.MaxValue ? "" : $" and at most {max}")}.", path, "invalid_value");
+    }
+
+    private static OpenAiException InvalidType(string path, string expected, JsonElement actual) =>
+        OpenAiException.BadRequest($"Invalid type for '{path}': expected {expected}, but got {Describe(actual.ValueKind)}.", path, "invalid_type");
+
+    internal static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
+}
+
+internal static class ChatCompletionRequestDefaults
+{
+    public static readonly IReadOnlyDictionary<string, JsonElement> Empty = new Dictionary<string, JsonElement>();
+}

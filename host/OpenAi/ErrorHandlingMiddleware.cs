@@ -1,0 +1,53 @@
+using PluginHost.Sdk;
+
+namespace PluginHost.OpenAi;
+
+/// <summary>
+/// The one place where exceptions become OpenAI error responses: client mistakes keep their 4xx, handler
+/// errors keep the handler's status, anything else is a 500 with no stack trace.
+/// </summary>
+internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is no one to answer.
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            var error = ToOpenAi(ex, handlerName: null);
+            if (error.Status >= 500)
+            {
+                LogServerError(logger, context.Request.Path, ex);
+            }
+
+            context.Response.Clear();
+            await ErrorWriter.WriteAsync(context, error);
+        }
+    }
+
+    /// <summary>Maps any exception to the error the client should see.</summary>
+    public static OpenAiException ToOpenAi(Exception exception, string? handlerName) => exception switch
+    {
+        OpenAiException openAi => openAi,
+        CustomLlmException handler => new OpenAiException(
+            handler.StatusCode is >= 400 and <= 599 ? handler.StatusCode : 500,
+            handler.Message,
+            handler.Param,
+            handler.ErrorCode,
+            handler.ErrorType),
+        BadHttpRequestException bad => new OpenAiException(bad.StatusCode, bad.Message),
+        TimeoutException timeout => new OpenAiException(408, timeout.Message, code: "timeout"),
+        _ => new OpenAiException(500, handlerName is null
+            ? "Internal server error."
+            : $"Handler '{handlerName}' failed: {exception.GetType().Name}: {exception.Message}"),
+    };
+
+    [LoggerMessage(100, LogLevel.Error, "Request {Path} failed")]
+    private static partial void LogServerError(ILogger logger, PathString path, Exception exception);
+}

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace PluginHost.OpenAi;
+
+/// <summary>Maps the OpenAI-compatible routes, each with and without the <c>/v1</c> prefix.</summary>
+internal static class OpenAiApi
+{
+    public static WebApplication MapOpenAiApi(this WebApplication app)
+    {
+        app.UseMiddleware<ErrorHandlingMiddleware>();
+        app.UseStatusCodePages(WriteStatusCodeError);
+        app.UseMiddleware<ApiKeyMiddleware>();
+
+        foreach (var prefix in new[] { "", "/v1" })
+        {
+            var api = app.MapGroup(prefix);
+            api.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+            api.MapGet("/models", StatusEndpoints.ListModels);
+            api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
+        }
+
+        app.MapGet("/health/liveliness", StatusEndpoints.Liveliness);
+        app.MapGet("/health/liveness", StatusEndpoints.Liveliness);
+        app.MapGet("/health/readiness", StatusEndpoints.Readiness);
+        app.MapGet("/plugins", StatusEndpoints.Plugins);
+        return app;
+    }
+
+    /// <summary>Bodiless 404/405 from routing become OpenAI errors.</summary>
+    private static Task WriteStatusCodeError(StatusCodeContext status)
+    {
+        var context = status.HttpContext;
+        var request = context.Request;
+        var error = context.Response.StatusCode switch
+        {
+            404 => new OpenAiException(404, $"Invalid URL ({request.Method} {request.Path}).", code: "unknown_url"),
+            405 => new OpenAiException(405, $"Method {request.Method} is not allowed for {request.Path}.", code: "method_not_allowed"),
+            var code => new OpenAiException(code, $"HTTP {code}."),
+        };
+        return ErrorWriter.WriteAsync(context, error);
+    }
+}

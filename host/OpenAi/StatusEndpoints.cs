@@ -1,0 +1,123 @@
+using PluginHost.Plugins;
+using PluginHost.Routing;
+
+namespace PluginHost.OpenAi;
+
+/// <summary><c>GET /models</c>, the health probes and <c>GET /plugins</c>.</summary>
+internal static class StatusEndpoints
+{
+    private static readonly long Started = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public static IResult ListModels(ProxyRuntime runtime)
+    {
+        var snapshot = runtime.Current;
+        var data = new List<ModelCard>(snapshot.Models.Count);
+        foreach (var model in snapshot.Models)
+        {
+            data.Add(Card(model));
+        }
+
+        return Results.Json(new ModelList("list", data), WireJsonContext.Wire.ModelList);
+    }
+
+    public static IResult GetModel(string model, ProxyRuntime runtime) =>
+        runtime.Current.ModelsByName.TryGetValue(model, out var group)
+            ? Results.Json(Card(group), WireJsonContext.Wire.ModelCard)
+            : throw new OpenAiException(404, $"The model '{model}' does not exist or you do not have access to it.", "model", "model_not_found");
+
+    private static ModelCard Card(ModelGroup model) =>
+        new(model.Name, "model", Started, model.Routes[0].Deployment.Provider);
+
+    public static IResult Liveliness() => Results.Json("I'm alive!", WireJsonContext.Wire.String);
+
+    public static IResult Readiness(ProxyRuntime runtime)
+    {
+        var snapshot = runtime.Current;
+        var unavailable = new List<string>();
+        foreach (var model in snapshot.Models)
+        {
+            foreach (var route in model.Routes)
+            {
+                if (route.Unavailable is not null)
+                {
+                    unavailable.Add($"{model.Name}: {route.Unavailable}");
+                }
+            }
+        }
+
+        var failures = snapshot.Failures.Select(f => $"{f.Name}: {f.Error}").ToList();
+        var healthy = unavailable.Count == 0 && failures.Count == 0 && runtime.ConfigError is null;
+        return Results.Json(
+            new Readiness(healthy ? "healthy" : "degraded", snapshot.Models.Count, unavailable, failures, runtime.ConfigError, ThisAssembly.Version),
+            WireJsonContext.Wire.Readiness);
+    }
+
+    public static IResult Plugins(ProxyRuntime runtime)
+    {
+        var snapshot = runtime.Current;
+        var handlers = new List<PluginStatus>();
+        foreach (var plugin in snapshot.Plugins)
+        {
+            handlers.Add(Status(plugin));
+        }
+
+        foreach (var failure in snapshot.Failures)
+        {
+            if (!snapshot.Plugins.Any(p => p.Name == failure.Name))
+            {
+                handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, []));
+            }
+        }
+
+        var retired = runtime.Retired.Select(Status).ToList();
+        return Results.Json(
+            new PluginsStatus(runtime.Options.ResolvedPluginsDirectory, snapshot.Config.SourceFile, snapshot.Generation, runtime.LastReloadAt, runtime.ConfigError, handlers, retired),
+            WireJsonContext.Wire.PluginsStatus);
+    }
+
+    private static PluginStatus Status(LoadedPlugin plugin) => new(
+        plugin.Name,
+        plugin.File.Path,
+        plugin.Version,
+        plugin.ContentHash,
+        plugin.Generation,
+        plugin.LoadedAt,
+        plugin.RetiredAt,
+        plugin.State.ToString().ToLowerInvariant(),
+        plugin.InFlight,
+        plugin.LastError,
+        [.. plugin.HandlerTypes.Select(t => t.FullName ?? t.Name)]);
+}
+
+internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
+
+internal sealed record ModelCard(string Id, string Object, long Created, string OwnedBy);
+
+internal sealed record Readiness(string Status, int Models, IReadOnlyList<string> UnavailableModels, IReadOnlyList<string> FailedPlugins, string? ConfigError, string Version);
+
+internal sealed record PluginsStatus(
+    string Directory,
+    string Config,
+    long SnapshotGeneration,
+    DateTimeOffset? LastReloadAt,
+    string? ConfigError,
+    IReadOnlyList<PluginStatus> Plugins,
+    IReadOnlyList<PluginStatus> Retired);
+
+internal sealed record PluginStatus(
+    string Name,
+    string File,
+    string? Version,
+    string? ContentHash,
+    long? Generation,
+    DateTimeOffset? LoadedAt,
+    DateTimeOffset? RetiredAt,
+    string State,
+    int InFlight,
+    string? LastError,
+    IReadOnlyList<string> Handlers);
+
+internal static class ThisAssembly
+{
+    public static readonly string Version = typeof(ThisAssembly).Assembly.GetName().Version?.ToString() ?? "0.0.0";
+}

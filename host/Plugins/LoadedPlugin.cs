@@ -1,0 +1,243 @@
+using System.Runtime.CompilerServices;
+using McMaster.NETCore.Plugins;
+using PluginHost.Sdk;
+
+namespace PluginHost.Plugins;
+
+/// <summary>
+/// One version of one plugin assembly, in its own collectible load context, with the handler instances
+/// created from it. Requests lease it (<see cref="TryAcquire"/>/<see cref="Release"/>); once retired and
+/// drained, its handlers are disposed and its context unloaded.
+/// </summary>
+internal sealed class LoadedPlugin
+{
+    private readonly Dictionary<Type, CustomLlm> _instances = [];
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private PluginLoader? _loader;
+    private int _inFlight;
+    private volatile bool _retired;
+
+    private LoadedPlugin(PluginFile file, string contentHash, long generation, PluginLoader loader, IReadOnlyList<Type> handlerTypes, string? version)
+    {
+        File = file;
+        ContentHash = contentHash;
+        Generation = generation;
+        _loader = loader;
+        HandlerTypes = handlerTypes;
+        Version = version;
+        LoadedAt = DateTimeOffset.UtcNow;
+        Context = new WeakReference(loader.LoadContext, trackResurrection: false);
+    }
+
+    public PluginFile File { get; }
+
+    public string Name => File.Name;
+
+    public string ContentHash { get; }
+
+    public long Generation { get; }
+
+    public string? Version { get; }
+
+    public DateTimeOffset LoadedAt { get; }
+
+    public DateTimeOffset? RetiredAt { get; private set; }
+
+    /// <summary>The public, concrete <see cref="CustomLlm"/> types the assembly defines.</summary>
+    public IReadOnlyList<Type> HandlerTypes { get; private set; }
+
+    /// <summary>The load context, weakly: alive until the runtime collects it after unload.</summary>
+    public WeakReference Context { get; }
+
+    public PluginState State { get; set; } = PluginState.Active;
+
+    public string? LastError { get; set; }
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Completes when the plugin is retired and its last request has finished.</summary>
+    public Task Drained => _drained.Task;
+
+    /// <summary>Loads <paramref name="file"/> (from memory, so the file stays free to be overwritten).</summary>
+    public static LoadedPlugin Load(PluginFile file, string contentHash, long generation)
+    {
+        var loader = PluginLoader.CreateFromAssemblyFile(
+            file.Path,
+            isUnloadable: true,
+            sharedTypes: [typeof(CustomLlm)],
+            configure: config =>
+            {
+                config.LoadInMemory = true;
+                config.PreferSharedTypes = true;
+            });
+        try
+        {
+            var assembly = loader.LoadDefaultAssembly();
+            var types = FindHandlerTypes(assembly);
+            var version = assembly.GetName().Version?.ToString();
+            return new LoadedPlugin(file, contentHash, generation, loader, types, version);
+        }
+        catch
+        {
+            loader.Dispose();
+            throw;
+        }
+    }
+
+    private static Type[] FindHandlerTypes(System.Reflection.Assembly assembly)
+    {
+        Type[] exported;
+        try
+        {
+            exported = assembly.GetExportedTypes();
+        }
+        catch (System.Reflection.ReflectionTypeLoadException ex)
+        {
+            var first = ex.LoaderExceptions.FirstOrDefault(e => e is not null);
+            throw new InvalidOperationException($"its types cannot be loaded: {first?.Message ?? ex.Message}", ex);
+        }
+
+        return [.. exported.Where(t => t is { IsClass: true, IsAbstract: false } && typeof(CustomLlm).IsAssignableFrom(t)).OrderBy(t => t.FullName, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// The handler type <paramref name="typeName"/> names (full or simple name), or the only one when null.
+    /// </summary>
+    public Type? FindHandlerType(string? typeName, out string? problem)
+    {
+        problem = null;
+        if (typeName is null)
+        {
+            if (HandlerTypes.Count == 1)
+            {
+                return HandlerTypes[0];
+            }
+
+            problem = HandlerTypes.Count == 0
+                ? $"{Name} defines no public CustomLlm subclass"
+                : $"{Name} defines several handlers; name one as '{Name}:Type' (available: {DescribeHandlers()})";
+            return null;
+        }
+
+        var matches = HandlerTypes.Where(t => t.FullName == typeName || t.Name == typeName).ToList();
+        if (matches.Count == 1)
+        {
+            return matches[0];
+        }
+
+        problem = matches.Count == 0
+            ? $"{Name} has no handler type '{typeName}' (available: {DescribeHandlers()})"
+            : $"'{typeName}' is ambiguous in {Name}; use the full type name (available: {DescribeHandlers()})";
+        return null;
+    }
+
+    public string DescribeHandlers() =>
+        HandlerTypes.Count == 0 ? "none" : string.Join(", ", HandlerTypes.Select(t => $"{Name}:{t.FullName}"));
+
+    /// <summary>The shared instance of <paramref name="type"/>, created on first use; a throwing constructor throws here.</summary>
+    public CustomLlm GetHandler(Type type)
+    {
+        lock (_instances)
+        {
+            if (!_instances.TryGetValue(type, out var handler))
+            {
+                handler = CreateHandler(type);
+                _instances.Add(type, handler);
+            }
+
+            return handler;
+        }
+    }
+
+    private static CustomLlm CreateHandler(Type type)
+    {
+        if (type.GetConstructor(Type.EmptyTypes) is null)
+        {
+            throw new InvalidOperationException($"{type.FullName} has no public parameterless constructor");
+        }
+
+        try
+        {
+            return (CustomLlm)Activator.CreateInstance(type)!;
+        }
+        catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            throw new InvalidOperationException($"the constructor of {type.FullName} threw {ex.InnerException.GetType().Name}: {ex.InnerException.Message}", ex.InnerException);
+        }
+    }
+
+    /// <summary>Counts a request in, unless the plugin is already retired (then the caller retries on the new snapshot).</summary>
+    public bool TryAcquire()
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (!_retired)
+        {
+            return true;
+        }
+
+        Release();
+        return false;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && _retired)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops new requests; <see cref="Drained"/> completes when the running ones finish.</summary>
+    public void Retire()
+    {
+        if (_retired)
+        {
+            return;
+        }
+
+        RetiredAt = DateTimeOffset.UtcNow;
+        State = PluginState.Draining;
+        _retired = true;
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Disposes the handlers and unloads the context. Call once, after <see cref="Drained"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public async ValueTask UnloadAsync(Action<Exception> onDisposeError)
+    {
+        CustomLlm[] handlers;
+        lock (_instances)
+        {
+            handlers = [.. _instances.Values];
+            _instances.Clear();
+        }
+
+        foreach (var handler in handlers)
+        {
+            try
+            {
+                switch (handler)
+                {
+                    case IAsyncDisposable asyncDisposable:
+                        await asyncDisposable.DisposeAsync();
+                        break;
+                    case IDisposable disposable:
+                        disposable.Dispose();
+                        break;
+                }
+            }
+            catch (Exception ex)
+            {
+                onDisposeError(ex);
+            }
+        }
+
+        HandlerTypes = [];
+        var loader = Interlocked.Exchange(ref _loader, null);
+        loader?.Dispose();
+        State = PluginState.Unloading;
+    }
+}

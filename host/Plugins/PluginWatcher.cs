@@ -1,0 +1,105 @@
+using System.Threading.Channels;
+using PluginHost.Configuration;
+using PluginHost.Routing;
+
+namespace PluginHost.Plugins;
+
+/// <summary>
+/// Watches the plugins folder and the configuration file and reloads after the changes settle. Builds write
+/// many files, some of them partially: changes are debounced, and a reload that met a half-written assembly
+/// is retried a bounded number of times.
+/// </summary>
+internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOptions options, ILogger<PluginWatcher> logger) : BackgroundService
+{
+    private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Directory.CreateDirectory(options.ResolvedPluginsDirectory);
+        using var plugins = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
+        using var config = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
+        LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
+
+        var retries = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _changes.Reader.ReadAsync(stoppingToken);
+                await SettleAsync(stoppingToken);
+                var transient = await runtime.ReloadAsync(stoppingToken);
+                if (transient && retries < options.TransientRetries)
+                {
+                    retries++;
+                    _ = RetryLaterAsync(TimeSpan.FromMilliseconds(100 * retries), stoppingToken);
+                }
+                else
+                {
+                    retries = 0;
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogReloadFailed(logger, ex);
+            }
+        }
+    }
+
+    /// <summary>Waits until no change has arrived for the debounce interval.</summary>
+    private async Task SettleAsync(CancellationToken cancellationToken)
+    {
+        do
+        {
+            await Task.Delay(options.WatchDebounce, cancellationToken);
+        }
+        while (_changes.Reader.TryRead(out _));
+    }
+
+    private async Task RetryLaterAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellationToken);
+            _changes.Writer.TryWrite(true);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private FileSystemWatcher Watch(string directory, string filter, bool includeSubdirectories)
+    {
+        var watcher = new FileSystemWatcher(directory, filter)
+        {
+            IncludeSubdirectories = includeSubdirectories,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+            InternalBufferSize = 64 * 1024,
+        };
+        watcher.Changed += OnChange;
+        watcher.Created += OnChange;
+        watcher.Deleted += OnChange;
+        watcher.Renamed += OnChange;
+        watcher.Error += (_, e) =>
+        {
+            LogWatcherError(logger, e.GetException());
+            _changes.Writer.TryWrite(true);
+        };
+        watcher.EnableRaisingEvents = true;
+        return watcher;
+    }
+
+    private void OnChange(object sender, FileSystemEventArgs e) => _changes.Writer.TryWrite(true);
+
+    [LoggerMessage(200, LogLevel.Information, "Watching {Plugins} and {Config} for changes")]
+    private static partial void LogWatching(ILogger logger, string plugins, string config);
+
+    [LoggerMessage(201, LogLevel.Error, "Reload failed; the current snapshot keeps serving")]
+    private static partial void LogReloadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(202, LogLevel.Warning, "File watcher error; reloading to catch up")]
+    private static partial void LogWatcherError(ILogger logger, Exception exception);
+}

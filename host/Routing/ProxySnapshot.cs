@@ -1,0 +1,69 @@
+using System.Collections.Frozen;
+using PluginHost.Configuration;
+using PluginHost.Plugins;
+using PluginHost.Sdk;
+
+namespace PluginHost.Routing;
+
+/// <summary>
+/// Everything a request needs, frozen: the configuration, the loaded plugins and, for each public model
+/// name, its deployments bound to live handler instances. A change builds a new snapshot; nothing here
+/// changes after it is built.
+/// </summary>
+internal sealed class ProxySnapshot
+{
+    public ProxySnapshot(long generation, ProxyConfig config, IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ModelGroup> models, IReadOnlyList<PluginFailure> failures)
+    {
+        Generation = generation;
+        Config = config;
+        Plugins = plugins;
+        Models = models;
+        Failures = failures;
+        ModelsByName = models.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
+    }
+
+    public long Generation { get; }
+
+    public ProxyConfig Config { get; }
+
+    public IReadOnlyList<LoadedPlugin> Plugins { get; }
+
+    /// <summary>Public models in configuration order.</summary>
+    public IReadOnlyList<ModelGroup> Models { get; }
+
+    public FrozenDictionary<string, ModelGroup> ModelsByName { get; }
+
+    /// <summary>Plugins that could not be loaded (and are not served by an older version).</summary>
+    public IReadOnlyList<PluginFailure> Failures { get; }
+}
+
+/// <summary>A public model name and the deployments that serve it, used in turn.</summary>
+internal sealed class ModelGroup(string name, IReadOnlyList<ModelRoute> routes)
+{
+    private int _next;
+
+    public string Name { get; } = name;
+
+    public IReadOnlyList<ModelRoute> Routes { get; } = routes;
+
+    /// <summary>The next deployment, round robin.</summary>
+    public ModelRoute Next()
+    {
+        if (Routes.Count == 1)
+        {
+            return Routes[0];
+        }
+
+        var turn = (uint)Interlocked.Increment(ref _next);
+        return Routes[(int)(turn % (uint)Routes.Count)];
+    }
+}
+
+/// <summary>One deployment, bound to its handler, or the reason it cannot be served.</summary>
+internal sealed record ModelRoute(ModelDeployment Deployment, HandlerBinding? Binding, string? Unavailable);
+
+/// <summary>A live handler instance and the plugin version it comes from.</summary>
+internal sealed record HandlerBinding(LoadedPlugin Plugin, CustomLlm Handler, string HandlerName);
+
+/// <summary>A plugin file that failed to load.</summary>
+internal sealed record PluginFailure(string Name, string File, string Error, DateTimeOffset At);

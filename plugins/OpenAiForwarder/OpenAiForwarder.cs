@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using PluginHost.Sdk;
+
+namespace OpenAiForwarder;
+
+/// <summary>
+/// Forwards requests to any OpenAI-compatible server: <c>api_base</c> (e.g. <c>http://127.0.0.1:8000/v1</c>)
+/// and <c>api_key</c> come from the deployment in <c>plugins.yaml</c>, and the provider's model name is
+/// what follows the provider prefix. Streams are passed through chunk by chunk as the upstream sends them.
+/// </summary>
+/// <remarks>
+/// One pooled <see cref="HttpClient"/> per handler instance, disposed when the host unloads this version.
+/// Upstream errors keep their status code and message.
+/// </remarks>
+public sealed class OpenAiForwarder : CustomLlm, IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        EnableMultipleHttp2Connections = true,
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    /// <inheritdoc />
+    public override async Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
+    {
+        using var message = CreateRequest(request, stream: false);
+        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        using var document = JsonDocument.Parse(body);
+        return OpenAiWire.ReadCompletion(document.RootElement);
+    }
+
+    /// <inheritdoc />
+    public override async IAsyncEnumerable<GenericStreamingChunk> StreamingAsync(
+        ChatCompletionRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var message = CreateRequest(request, stream: true);
+        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var reader = new StreamReader(body);
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        {
+            if (!line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var data = line.AsMemory(5).Trim();
+            if (data.Span.SequenceEqual("[DONE]"))
+            {
+                yield break;
+            }
+
+            using var document = JsonDocument.Parse(data);
+            if (document.RootElement.TryGetProperty("error", out var error))
+            {
+                throw new CustomLlmException(502, "Upstream stream error: " + OpenAiWire.ErrorMessage(error));
+            }
+
+            foreach (var chunk in OpenAiWire.ReadChunk(document.RootElement))
+            {
+                yield return chunk;
+            }
+        }
+    }
+
+    private static HttpRequestMessage CreateRequest(ChatCompletionRequest request, bool stream)
+    {
+        var apiBase = request.ApiBase
+            ?? throw new CustomLlmException(500, $"Model '{request.RequestedModel}' has no api_base: set litellm_params.api_base for it in plugins.yaml.");
+        var message = new HttpRequestMessage(HttpMethod.Post, apiBase.TrimEnd('/') + "/chat/completions")
+        {
+            Content = new ByteArrayContent(OpenAiWire.WriteRequest(request, stream)),
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (!string.IsNullOrEmpty(request.ApiKey))
+        {
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.ApiKey);
+        }
+
+        return message;
+    }
+
+    private static async Task ThrowIfFailedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        var message = text;
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            if (document.RootElement.TryGetProperty("error", out var error))
+            {
+                message = OpenAiWire.ErrorMessage(error);
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        throw new CustomLlmException((int)response.StatusCode, $"Upstream returned {(int)response.StatusCode}: {message}");
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+}
