@@ -62,7 +62,7 @@ internal static class ErrorWriter
 internal sealed partial class WireJsonContext : JsonSerializerContext
 {
     /// <summary>Like OpenAI, write text as it is (no \u0027 for apostrophes); the output is never embedded in HTML.</summary>
-    public static WireJsonContext Wire { get; } = new(new JsonSerializerOptions(Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+    public static WireJsonContext Wire { get; } = new(new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     public static JsonWriterOptions WriterOptions { get; } = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 }
