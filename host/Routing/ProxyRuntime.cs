@@ -490,15 +490,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     /// <summary>Retires every plugin of the current snapshot and waits (bounded) for them to drain and unload.</summary>
     public async ValueTask DisposeAsync()
     {
-        var current = Volatile.Read(ref _current);
-        if (current is not null)
-        {
-            foreach (var plugin in current.Plugins)
-            {
-                BeginUnload(plugin);
-            }
-        }
-
+        RetireAll();
         using var timeout = new CancellationTokenSource(_options.ShutdownTimeout);
         try
         {
@@ -511,6 +503,17 @@ internal sealed class ProxyRuntime : IAsyncDisposable
 
         _stopping.Dispose();
         _reloadLock.Dispose();
+    }
+
+    /// <summary>Drops the snapshot (it holds the handlers, and with them their load contexts) and retires its plugins.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RetireAll()
+    {
+        var current = Interlocked.Exchange(ref _current, null);
+        foreach (var plugin in current?.Plugins ?? [])
+        {
+            BeginUnload(plugin);
+        }
     }
 
     private sealed record PluginLoadResult(IReadOnlyList<LoadedPlugin> Plugins, IReadOnlyList<PluginFailure> Failures, IReadOnlyDictionary<string, string> Kept, bool Transient);

@@ -1,0 +1,111 @@
+using System.ClientModel;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using OpenAI;
+using OpenAI.Chat;
+using PluginHost.Routing;
+
+namespace PluginHost.Tests.Infrastructure;
+
+/// <summary>
+/// The real proxy on Kestrel on a free port, with its own temporary folder holding the configuration and a
+/// plugins folder populated from real compiled plugin builds.
+/// </summary>
+internal sealed class TestProxy : IAsyncDisposable
+{
+    public const string MasterKey = "sk-1234";
+
+    private readonly WebApplication _app;
+
+    private TestProxy(WebApplication app, string root, Uri baseAddress, TestLogs logs)
+    {
+        _app = app;
+        Root = root;
+        BaseAddress = baseAddress;
+        Logs = logs;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", MasterKey);
+    }
+
+    /// <summary>The temporary folder: <c>plugins.yaml</c> and <c>plugins/</c>.</summary>
+    public string Root { get; }
+
+    public string ConfigPath => Path.Combine(Root, "plugins.yaml");
+
+    public string PluginsDirectory => Path.Combine(Root, "plugins");
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>An HttpClient with the master key.</summary>
+    public HttpClient Http { get; }
+
+    public TestLogs Logs { get; }
+
+    public ProxyRuntime Runtime => _app.Services.GetRequiredService<ProxyRuntime>();
+
+    /// <summary>
+    /// Starts a proxy with <paramref name="yaml"/> as its configuration and the given plugin builds installed,
+    /// each as <c>plugins/Name/</c>: pass <c>("Versioned", "Versioned.V1")</c> pairs or plain project names.
+    /// </summary>
+    public static async Task<TestProxy> StartAsync(string yaml, IEnumerable<(string Name, string Build)> plugins, bool watch = false, params string[] extraArgs)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "pluginhost-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path.Combine(root, "plugins"));
+        await File.WriteAllTextAsync(Path.Combine(root, "plugins.yaml"), yaml);
+        foreach (var (name, build) in plugins)
+        {
+            InstallPlugin(Path.Combine(root, "plugins"), name, build);
+        }
+
+        var logs = new TestLogs();
+        string[] args = ["--config", Path.Combine(root, "plugins.yaml"), "--port", "0", "--host", "127.0.0.1", .. watch ? Array.Empty<string>() : ["--no-watch"], .. extraArgs];
+        var app = PluginHostApplication.Build(args, logging =>
+        {
+            logging.ClearProviders();
+            logging.AddProvider(logs);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new TestProxy(app, root, new Uri(address), logs);
+    }
+
+    public static Task<TestProxy> StartAsync(string yaml, params string[] plugins) =>
+        StartAsync(yaml, plugins.Select(p => (p, p)));
+
+    /// <summary>Copies a built plugin (its whole output folder) into <c>plugins/<paramref name="name"/>/</c>, overwriting in place.</summary>
+    public static void InstallPlugin(string pluginsDirectory, string name, string build)
+    {
+        var source = Directory.Exists(TestPaths.TestPlugin(build)) ? TestPaths.TestPlugin(build) : TestPaths.SamplePlugin(build);
+        var target = Path.Combine(pluginsDirectory, name);
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.EnumerateFiles(source))
+        {
+            if (file.EndsWith(".dll", StringComparison.Ordinal) || file.EndsWith(".deps.json", StringComparison.Ordinal))
+            {
+                File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+            }
+        }
+    }
+
+    /// <summary>An OpenAI .NET SDK chat client for <paramref name="model"/>, pointed at this proxy's /v1.</summary>
+    public ChatClient Chat(string model, string key = MasterKey) =>
+        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") }).GetChatClient(model);
+
+    public OpenAIClient OpenAi(string key = MasterKey) =>
+        new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") });
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

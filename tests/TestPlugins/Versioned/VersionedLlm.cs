@@ -1,0 +1,51 @@
+using System.Runtime.CompilerServices;
+using PluginHost.Sdk;
+
+namespace Versioned;
+
+/// <summary>
+/// The same handler in several builds (Versioned.V1, .V2, .Throwing, .Renamed), all with assembly name
+/// Versioned: the answer names the build, so tests can see which version served a request.
+/// </summary>
+#if RENAMED
+public sealed class RenamedLlm : CustomLlm
+#else
+public sealed class VersionedLlm : CustomLlm
+#endif
+{
+#if V2
+    public const string Answer = "v2";
+#else
+    public const string Answer = "v1";
+#endif
+
+#if RENAMED
+    public RenamedLlm()
+#else
+    public VersionedLlm()
+#endif
+    {
+#if THROWING
+        throw new InvalidOperationException("this build's constructor always throws");
+#endif
+    }
+
+    public override Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(ModelResponse.FromText(Answer));
+
+    /// <summary>Streams <c>Answer-0</c>, <c>Answer-1</c>… as many as the last message says, <c>delay_ms</c> apart.</summary>
+    public override async IAsyncEnumerable<GenericStreamingChunk> StreamingAsync(ChatCompletionRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var count = int.TryParse(request.Messages[^1].Content, out var n) ? n : 1;
+        var delay = request.LitellmParams.TryGetValue("delay_ms", out var value) && value is long ms ? (int)ms : 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (i > 0 && delay > 0)
+            {
+                await Task.Delay(delay, cancellationToken);
+            }
+
+            yield return GenericStreamingChunk.FromText($"{Answer}-{i} ");
+        }
+    }
+}
