@@ -53,12 +53,20 @@ internal sealed record PluginHostOptions
                 "--host" => options with { Host = Value() },
                 "--port" or "-p" => options with { Port = ParsePort(Value()) },
                 "--no-watch" => options with { Watch = false },
-                _ => throw new ConfigException($"Unknown argument '{arg}'. Usage: PluginHost [--config plugins.yaml] [--port 4000] [--host 0.0.0.0] [--plugins DIR] [--no-watch]"),
+                "--drain-timeout" => options with { DrainTimeout = ParseSeconds(arg, Value()) },
+                "--unload-timeout" => options with { UnloadTimeout = ParseSeconds(arg, Value()) },
+                "--shutdown-timeout" => options with { ShutdownTimeout = ParseSeconds(arg, Value()) },
+                _ => throw new ConfigException($"Unknown argument '{arg}'. Usage: PluginHost [--config plugins.yaml] [--port 4000] [--host 0.0.0.0] [--plugins DIR] [--no-watch] [--drain-timeout S] [--unload-timeout S] [--shutdown-timeout S]"),
             };
         }
 
         return options;
     }
+
+    private static TimeSpan ParseSeconds(string name, string value) =>
+        double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new ConfigException($"{name} '{value}' is not a positive number of seconds.");
 
     private static int ParsePort(string value) =>
         int.TryParse(value, out var port) && port is >= 0 and <= 65535

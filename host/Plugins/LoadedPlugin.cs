@@ -67,8 +67,10 @@ internal sealed class LoadedPlugin
             sharedTypes: [typeof(CustomLlm)],
             configure: config =>
             {
+                // From memory, so the file can be overwritten while loaded. Not PreferSharedTypes: that would hand a
+                // plugin the host's version of a dependency instead of its own. Only the SDK is shared.
                 config.LoadInMemory = true;
-                config.PreferSharedTypes = true;
+                config.PreferSharedTypes = false;
             });
         try
         {

@@ -73,10 +73,20 @@ internal sealed class TestProxy : IAsyncDisposable
     public static Task<TestProxy> StartAsync(string yaml, params string[] plugins) =>
         StartAsync(yaml, plugins.Select(p => (p, p)));
 
-    /// <summary>Copies a built plugin (its whole output folder) into <c>plugins/<paramref name="name"/>/</c>, overwriting in place.</summary>
+    /// <summary>
+    /// Copies a built plugin (its whole output folder) into <c>plugins/<paramref name="name"/>/</c>, overwriting in
+    /// place; a name ending in <c>.dll</c> installs just the assembly as a single file <c>plugins/Name.dll</c>.
+    /// </summary>
     public static void InstallPlugin(string pluginsDirectory, string name, string build)
     {
         var source = Directory.Exists(TestPaths.TestPlugin(build)) ? TestPaths.TestPlugin(build) : TestPaths.SamplePlugin(build);
+        if (name.EndsWith(".dll", StringComparison.Ordinal))
+        {
+            var assembly = Directory.EnumerateFiles(source, "*.deps.json").Select(f => Path.GetFileName(f)[..^".deps.json".Length]).Single();
+            File.Copy(Path.Combine(source, assembly + ".dll"), Path.Combine(pluginsDirectory, name), overwrite: true);
+            return;
+        }
+
         var target = Path.Combine(pluginsDirectory, name);
         Directory.CreateDirectory(target);
         foreach (var file in Directory.EnumerateFiles(source))
@@ -94,6 +104,41 @@ internal sealed class TestProxy : IAsyncDisposable
 
     public OpenAIClient OpenAi(string key = MasterKey) =>
         new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") });
+
+    /// <summary>Rebuilds the snapshot from disk now (for tests that run without the watcher).</summary>
+    public Task ReloadAsync() => Runtime.ReloadAsync();
+
+    /// <summary>Waits (bounded) until the current snapshot satisfies <paramref name="condition"/>.</summary>
+    public async Task<ProxySnapshot> WaitForSnapshotAsync(Func<ProxySnapshot, bool> condition, TimeSpan? timeout = null)
+    {
+        var swapped = new TaskCompletionSource<ProxySnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSwap(ProxySnapshot snapshot)
+        {
+            if (condition(snapshot))
+            {
+                swapped.TrySetResult(snapshot);
+            }
+        }
+
+        Runtime.Swapped += OnSwap;
+        try
+        {
+            var current = Runtime.Current;
+            if (condition(current))
+            {
+                return current;
+            }
+
+            return await swapped.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            Runtime.Swapped -= OnSwap;
+        }
+    }
+
+    /// <summary>Starts a graceful shutdown (what Ctrl+C does).</summary>
+    public Task StopAsync() => _app.StopAsync();
 
     public async ValueTask DisposeAsync()
     {
