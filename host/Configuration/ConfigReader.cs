@@ -107,6 +107,7 @@ internal static class ConfigReader
         return new ProxyConfig
         {
             SourceFile = file,
+            ContentHash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(yaml))),
             Models = models,
             Providers = providers,
             MasterKey = string.IsNullOrEmpty(masterKey) ? null : masterKey,

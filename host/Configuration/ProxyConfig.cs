@@ -6,6 +6,9 @@ internal sealed record ProxyConfig
     /// <summary>The file it was read from (for messages).</summary>
     public required string SourceFile { get; init; }
 
+    /// <summary>A hash of the file's text: a reload only re-validates the configuration when it changed.</summary>
+    public string ContentHash { get; init; } = "";
+
     /// <summary><c>model_list</c>: public model names and the deployments behind them.</summary>
     public required IReadOnlyList<ModelDeployment> Models { get; init; }
 

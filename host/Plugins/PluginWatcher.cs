@@ -13,13 +13,31 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
 {
     private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private FileSystemWatcher? _pluginsWatcher;
+    private FileSystemWatcher? _configWatcher;
+
+    /// <summary>Starts watching before the host reports started, so no change after startup is missed.</summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.ResolvedPluginsDirectory);
-        using var plugins = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
-        using var config = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
+        _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
+        _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
         LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
 
+        // Catch up with anything that changed between the first load and the watchers starting.
+        _changes.Writer.TryWrite(true);
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _pluginsWatcher?.Dispose();
+        _configWatcher?.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
         var retries = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -45,6 +63,10 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
             catch (Exception ex)
             {
                 LogReloadFailed(logger, ex);
+                if (retries++ < options.TransientRetries)
+                {
+                    _ = RetryLaterAsync(TimeSpan.FromMilliseconds(100 * retries), stoppingToken);
+                }
             }
         }
     }

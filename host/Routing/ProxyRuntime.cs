@@ -88,7 +88,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
 
             var result = LoadPlugins(previous, configError is null ? config : previous.Config);
             ProxySnapshot snapshot;
-            if (configError is null && !ReferenceEquals(config, previous.Config))
+            if (configError is null && config.ContentHash != previous.Config.ContentHash)
             {
                 try
                 {
@@ -184,9 +184,10 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             {
                 hash = HashAndValidate(file.Path);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or BadImageFormatException)
+            catch (Exception ex)
             {
-                // Usually a file still being written: keep what serves now and try again.
+                // Usually a file still being written (PEReader throws several kinds on a partial image):
+                // keep what serves now and try again.
                 transient = true;
                 Fail(file, old, $"cannot read a complete assembly yet: {ex.Message}");
                 continue;

@@ -215,6 +215,9 @@ public sealed class HotReloadTests
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
         Assert.That(error.GetProperty("message").GetString(), Does.Contain("Versioned"));
+        var readiness = await proxy.Http.GetFromJsonAsync<JsonElement>("/health/readiness");
+        Assert.That(readiness.GetProperty("unavailable_models")[0].GetString(), Does.StartWith("versioned"));
+        Assert.That(readiness.GetProperty("config_error").ValueKind, Is.EqualTo(JsonValueKind.Null), "a removed plugin is not a configuration error");
 
         TestProxy.InstallPlugin(proxy.PluginsDirectory, "Versioned", "Versioned.V2");
         await proxy.ReloadAsync();

@@ -129,7 +129,14 @@ internal sealed class TestProxy : IAsyncDisposable
                 return current;
             }
 
-            return await swapped.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(20));
+            try
+            {
+                return await swapped.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(20));
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException("The expected snapshot never came. Proxy log:\n" + string.Join("\n", Logs.Lines));
+            }
         }
         finally
         {
