@@ -11,10 +11,12 @@ namespace PluginHost.OpenAi;
 /// </summary>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtime)
 {
+    private MasterKeyHash? _key;
+
     public Task InvokeAsync(HttpContext context)
     {
         var key = runtime.Current.Config.MasterKey;
-        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(context.Request.Headers.Authorization.ToString(), key))
+        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(context.Request.Headers.Authorization.ToString(), HashOf(key)))
         {
             return next(context);
         }
@@ -30,7 +32,20 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
         path.Equals("/health/liveliness", StringComparison.Ordinal) || path.Equals("/health/readiness", StringComparison.Ordinal)
         || path.Equals("/health/liveness", StringComparison.Ordinal);
 
-    private static bool IsAuthorized(string header, string key)
+    /// <summary>The key's hash, computed once per key (a reload may change the key).</summary>
+    private byte[] HashOf(string key)
+    {
+        var cached = Volatile.Read(ref _key);
+        if (cached is null || !ReferenceEquals(cached.Key, key))
+        {
+            cached = new MasterKeyHash(key, SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+            Volatile.Write(ref _key, cached);
+        }
+
+        return cached.Hash;
+    }
+
+    private static bool IsAuthorized(string header, byte[] expected)
     {
         const string Scheme = "Bearer ";
         if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
@@ -38,11 +53,14 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
             return false;
         }
 
-        // Hash both sides so the comparison takes the same time whatever the lengths.
+        // Hash the given key so the comparison takes the same time whatever its length.
+        var token = header.AsSpan(Scheme.Length).Trim();
+        Span<byte> utf8 = token.Length <= 256 ? stackalloc byte[token.Length * 3] : new byte[Encoding.UTF8.GetMaxByteCount(token.Length)];
+        var length = Encoding.UTF8.GetBytes(token, utf8);
         Span<byte> given = stackalloc byte[32];
-        Span<byte> expected = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(header.AsSpan(Scheme.Length).Trim().ToString()), given);
-        SHA256.HashData(Encoding.UTF8.GetBytes(key), expected);
+        SHA256.HashData(utf8[..length], given);
         return CryptographicOperations.FixedTimeEquals(given, expected);
     }
+
+    private sealed record MasterKeyHash(string Key, byte[] Hash);
 }
