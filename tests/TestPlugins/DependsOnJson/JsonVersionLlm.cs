@@ -1,9 +1,9 @@
 using Newtonsoft.Json;
 using PluginHost.Sdk;
 
-namespace DependsOnJson12;
+namespace DependsOnJson;
 
-/// <summary>Answers with the version of Newtonsoft.Json it sees, and uses it (serialising a plain string).</summary>
+/// <summary>Built twice (DependsOnJson12, DependsOnJson13) against different Newtonsoft.Json versions. Answers with the version of Newtonsoft.Json it sees, and uses it (serialising a plain string).</summary>
 public sealed class JsonVersionLlm : CustomLlm
 {
     public override ModelResponse Completion(ChatCompletionRequest request) =>
