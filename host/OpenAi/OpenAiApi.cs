@@ -15,6 +15,11 @@ internal static class OpenAiApi
         {
             var api = app.MapGroup(prefix);
             api.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+            api.MapPost("/completions", TextCompletionsEndpoint.HandleAsync);
+            api.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
+            api.MapPost("/images/generations", ImagesEndpoint.GenerateAsync);
+            api.MapPost("/images/edits", ImagesEndpoint.EditAsync);
+            api.MapPost("/rerank", RerankEndpoint.HandleAsync);
             api.MapGet("/models", StatusEndpoints.ListModels);
             api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
         }

@@ -18,7 +18,7 @@ namespace PluginHost.Sdk;
 /// <para>Plugins are loaded from memory, so <c>Assembly.Location</c> is empty inside a handler; use
 /// <see cref="AppContext.BaseDirectory"/> for the host's folder, or put what you need in <c>litellm_params</c>.</para>
 /// </remarks>
-public abstract class CustomLlm
+public abstract partial class CustomLlm
 {
     private readonly Overrides _overrides;
 

@@ -1,0 +1,345 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text.Json;
+using PluginHost.Configuration;
+using PluginHost.Routing;
+using PluginHost.Sdk;
+
+namespace PluginHost.OpenAi;
+
+/// <summary>
+/// <c>POST /completions</c>: the legacy text completion, as JSON (<c>text_completion</c>) or, with
+/// <c>stream: true</c>, as SSE <c>text_completion</c> chunks ending with <c>data: [DONE]</c>. Handlers without
+/// a text completion method answer through their chat methods (see <see cref="CustomLlm.TextCompletionAsync"/>).
+/// </summary>
+internal static class TextCompletionsEndpoint
+{
+    public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
+    {
+        using var document = await RequestBody.ReadJsonAsync(context, runtime.Current.Config.MaxRequestBytes);
+        var root = document.RootElement;
+        var model = ChatRequestReader.ReadModel(root);
+        using var lease = ChatCompletionsEndpoint.Lease(runtime, model);
+        var binding = lease.Binding!;
+        var request = Read(root, model, lease.Route.Deployment);
+        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
+        if (request.Stream)
+        {
+            await StreamAsync(context, binding, request, deadline);
+            return;
+        }
+
+        var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.TextCompletionAsync), (handler, token) => handler.TextCompletionAsync(request, token));
+        if (response.Choices is null)
+        {
+            throw HandlerCall.BadAnswer(binding, "TextCompletionResponse.Choices is null.");
+        }
+
+        var identity = ResponseIdentity.Create("cmpl-", request.RequestedModel);
+        await HandlerCall.WriteJsonAsync(context, writer => Write(writer, response, identity));
+    }
+
+    public static TextCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment)
+    {
+        List<string>? prompt = null, stop = null;
+        double? temperature = null, topP = null, presencePenalty = null, frequencyPenalty = null;
+        int? maxTokens = null, n = null;
+        long? seed = null;
+        string? suffix = null, user = null;
+        bool stream = false, echo = false;
+        StreamOptions? streamOptions = null;
+        Dictionary<string, JsonElement>? additional = null;
+        foreach (var property in root.EnumerateObject())
+        {
+            var value = property.Value;
+            switch (property.Name)
+            {
+                case "model":
+                    break;
+                case "prompt":
+                    prompt = ReadPrompt(value);
+                    break;
+                case "stream":
+                    stream = RequestFields.Boolean(value, "stream") == true;
+                    break;
+                case "max_tokens":
+                    maxTokens = RequestFields.Integer(value, "max_tokens", 0);
+                    break;
+                case "temperature":
+                    temperature = RequestFields.Number(value, "temperature", 0, 2);
+                    break;
+                case "top_p":
+                    topP = RequestFields.Number(value, "top_p", 0, 1);
+                    break;
+                case "n":
+                    n = RequestFields.Integer(value, "n", 1, 128);
+                    break;
+                case "stop":
+                    stop = RequestFields.Strings(value, "stop");
+                    break;
+                case "suffix":
+                    suffix = RequestFields.String(value, "suffix");
+                    break;
+                case "echo":
+                    echo = RequestFields.Boolean(value, "echo") == true;
+                    break;
+                case "presence_penalty":
+                    presencePenalty = RequestFields.Number(value, "presence_penalty", -2, 2);
+                    break;
+                case "frequency_penalty":
+                    frequencyPenalty = RequestFields.Number(value, "frequency_penalty", -2, 2);
+                    break;
+                case "seed":
+                    seed = RequestFields.Long(value, "seed");
+                    break;
+                case "user":
+                    user = RequestFields.String(value, "user");
+                    break;
+                case "stream_options":
+                    streamOptions = value.ValueKind switch
+                    {
+                        JsonValueKind.Null => null,
+                        JsonValueKind.Object => new StreamOptions
+                        {
+                            IncludeUsage = value.TryGetProperty("include_usage", out var include) && RequestFields.Boolean(include, "stream_options.include_usage") == true,
+                        },
+                        _ => throw RequestFields.InvalidType("stream_options", "an object", value),
+                    };
+                    break;
+                default:
+                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    break;
+            }
+        }
+
+        return new TextCompletionRequest
+        {
+            Model = deployment.ProviderModel,
+            RequestedModel = requestedModel,
+            Prompt = prompt ?? throw RequestFields.Missing("prompt"),
+            Stream = stream,
+            MaxTokens = maxTokens,
+            Temperature = temperature,
+            TopP = topP,
+            N = n,
+            Stop = stop,
+            Suffix = suffix,
+            Echo = echo,
+            PresencePenalty = presencePenalty,
+            FrequencyPenalty = frequencyPenalty,
+            Seed = seed,
+            User = user,
+            StreamOptions = streamOptions,
+            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
+            ApiBase = deployment.ApiBase,
+            ApiKey = deployment.ApiKey,
+            LitellmParams = deployment.ExtraParams,
+            Timeout = deployment.Timeout,
+        };
+    }
+
+    /// <summary><c>prompt</c>: a string or an array of strings. Token-id prompts cannot reach a text handler, so they are refused.</summary>
+    private static List<string> ReadPrompt(JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String:
+                return [value.GetString()!];
+            case JsonValueKind.Array when value.GetArrayLength() == 0:
+                throw OpenAiException.BadRequest("Invalid 'prompt': empty array. Expected an array with minimum length 1.", "prompt", "empty_array");
+            case JsonValueKind.Array:
+                var prompts = new List<string>(value.GetArrayLength());
+                foreach (var item in value.EnumerateArray())
+                {
+                    prompts.Add(item.ValueKind switch
+                    {
+                        JsonValueKind.String => item.GetString()!,
+                        JsonValueKind.Number or JsonValueKind.Array => throw OpenAiException.BadRequest(
+                            "Invalid 'prompt': token-id prompts are not supported by this proxy; send the prompt as text.", "prompt", "unsupported_value"),
+                        _ => throw RequestFields.InvalidType("prompt", "a string or an array of strings", value),
+                    });
+                }
+
+                return prompts;
+            default:
+                throw RequestFields.InvalidType("prompt", "a string or an array of strings", value);
+        }
+    }
+
+    public static void Write(Utf8JsonWriter writer, TextCompletionResponse response, in ResponseIdentity identity)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id"u8, response.Id ?? identity.Id);
+        writer.WriteString("object"u8, "text_completion"u8);
+        writer.WriteNumber("created"u8, response.Created?.ToUnixTimeSeconds() ?? identity.Created);
+        writer.WriteString("model"u8, response.Model ?? identity.Model);
+        writer.WriteStartArray("choices"u8);
+        for (var position = 0; position < response.Choices.Count; position++)
+        {
+            var choice = response.Choices[position];
+            WriteChoice(writer, choice.Index == 0 ? position : choice.Index, choice.Text, (choice.FinishReason ?? FinishReason.Stop).Value);
+        }
+
+        writer.WriteEndArray();
+        if (response.Usage is { } usage)
+        {
+            HandlerCall.WriteUsage(writer, usage);
+        }
+
+        writer.WriteString("system_fingerprint"u8, response.SystemFingerprint);
+        HandlerCall.WriteExtraFields(writer, response.AdditionalProperties);
+        writer.WriteEndObject();
+    }
+
+    private static void WriteChoice(Utf8JsonWriter writer, int index, string text, string? finishReason)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("text"u8, text);
+        writer.WriteNumber("index"u8, index);
+        writer.WriteNull("logprobs"u8);
+        writer.WriteString("finish_reason"u8, finishReason);
+        writer.WriteEndObject();
+    }
+
+    private static async Task StreamAsync(HttpContext context, HandlerBinding binding, TextCompletionRequest request, Deadline deadline)
+    {
+        var chunks = binding.Handler.TextCompletionStreamingAsync(request, deadline.Token).GetAsyncEnumerator(deadline.Token);
+        try
+        {
+            bool hasChunk;
+            try
+            {
+                // An error before the first chunk is a plain HTTP error.
+                hasChunk = await chunks.MoveNextAsync();
+            }
+            catch (Exception ex)
+            {
+                throw deadline.Translate(ex, binding.HandlerName);
+            }
+
+            var response = context.Response;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            response.Headers["X-Accel-Buffering"] = "no";
+            await response.StartAsync(context.RequestAborted);
+
+            var sse = new SseWriter(response.BodyWriter, ResponseIdentity.Create("cmpl-", request.RequestedModel));
+            while (hasChunk)
+            {
+                await sse.WriteAsync(chunks.Current, context.RequestAborted);
+                try
+                {
+                    hasChunk = await chunks.MoveNextAsync();
+                }
+                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    // After the first chunk the status is sent: the error becomes an SSE event and the stream ends.
+                    await sse.WriteErrorAsync(ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName), context.RequestAborted);
+                    return;
+                }
+            }
+
+            await sse.CompleteAsync(request.StreamOptions?.IncludeUsage == true, context.RequestAborted);
+        }
+        finally
+        {
+            await chunks.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Writes <c>text_completion</c> chunks as the handler yields them, flushing each: text and finish reason
+    /// share one event, each choice finishes once, and choices the handler left open finish with <c>stop</c>.
+    /// </summary>
+    private sealed class SseWriter(PipeWriter pipe, ResponseIdentity identity)
+    {
+        private readonly Utf8JsonWriter _json = new(pipe, WireJsonContext.WriterOptions);
+        private readonly SortedDictionary<int, bool> _finished = [];
+        private Usage? _usage;
+
+        public async ValueTask WriteAsync(GenericStreamingChunk chunk, CancellationToken cancellationToken)
+        {
+            if (chunk.Usage is not null)
+            {
+                _usage = chunk.Usage;
+            }
+
+            var finishes = chunk.IsFinished || chunk.FinishReason is not null;
+            if (_finished.GetValueOrDefault(chunk.Index) || (chunk.Text.Length == 0 && !finishes))
+            {
+                return;
+            }
+
+            _finished[chunk.Index] = finishes;
+            var reason = finishes ? (chunk.FinishReason ?? FinishReason.Stop).Value : null;
+            Event(chunk.Index, chunk.Text, reason);
+            await pipe.FlushAsync(cancellationToken);
+        }
+
+        public async ValueTask CompleteAsync(bool includeUsage, CancellationToken cancellationToken)
+        {
+            if (_finished.Count == 0)
+            {
+                _finished[0] = false;
+            }
+
+            foreach (var (index, finished) in _finished)
+            {
+                if (!finished)
+                {
+                    Event(index, "", FinishReason.Stop.Value);
+                }
+            }
+
+            if (includeUsage)
+            {
+                pipe.Write("data: "u8);
+                _json.Reset(pipe);
+                WriteStart(_json);
+                _json.WriteEndArray();
+                HandlerCall.WriteUsage(_json, _usage ?? new Usage(0, 0));
+                _json.WriteEndObject();
+                _json.Flush();
+                pipe.Write("\n\n"u8);
+            }
+
+            pipe.Write("data: [DONE]\n\n"u8);
+            await pipe.FlushAsync(cancellationToken);
+        }
+
+        public async ValueTask WriteErrorAsync(OpenAiException error, CancellationToken cancellationToken)
+        {
+            pipe.Write("data: "u8);
+            pipe.Write(ErrorWriter.ToJson(error));
+            pipe.Write("\n\n"u8);
+            await pipe.FlushAsync(cancellationToken);
+        }
+
+        private void Event(int index, string text, string? finishReason)
+        {
+            pipe.Write("data: "u8);
+            _json.Reset(pipe);
+            WriteStart(_json);
+            WriteChoice(_json, index, text, finishReason);
+            _json.WriteEndArray();
+            _json.WriteNull("system_fingerprint"u8);
+            _json.WriteEndObject();
+            _json.Flush();
+            pipe.Write("\n\n"u8);
+        }
+
+        private void WriteStart(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id"u8, identity.Id);
+            writer.WriteString("object"u8, "text_completion"u8);
+            writer.WriteNumber("created"u8, identity.Created);
+            writer.WriteString("model"u8, identity.Model);
+            writer.WriteStartArray("choices"u8);
+        }
+    }
+}
