@@ -322,6 +322,23 @@ public sealed class HotReloadTests
     }
 
     [Test]
+    public async Task A_plugin_built_on_the_IChatClient_bridge_unloads_completely()
+    {
+        await using var proxy = await TestProxy.StartAsync(Yaml.Config(new Model("eliza", "ElizaHandler")), "ElizaHandler");
+        Assert.That(await AskAsync(proxy, "eliza", "I feel tired"), Is.Not.Empty);
+        await foreach (var _ in proxy.Chat("eliza").CompleteChatStreamingAsync([new UserChatMessage("I am happy")]))
+        {
+        }
+
+        Directory.Delete(Path.Combine(proxy.PluginsDirectory, "ElizaHandler"), recursive: true);
+        await proxy.ReloadAsync();
+
+        // Microsoft.Extensions.AI.Abstractions lives in the plugin's own context: nothing of it may pin the context.
+        await WaitUntilAsync(() => proxy.Runtime.Retired.Single(p => p.Name == "ElizaHandler").State is PluginState.Unloaded or PluginState.Leaked, "Eliza unloads");
+        Assert.That(proxy.Runtime.Retired.Single(p => p.Name == "ElizaHandler").State, Is.EqualTo(PluginState.Unloaded));
+    }
+
+    [Test]
     public async Task Graceful_shutdown_lets_a_running_stream_finish()
     {
         await using var proxy = await TestProxy.StartAsync(VersionedConfig, [("Versioned", "Versioned.V1")]);
