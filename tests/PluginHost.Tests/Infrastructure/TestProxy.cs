@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -89,11 +90,21 @@ internal sealed class TestProxy : IAsyncDisposable
     }
 
     /// <summary>An OpenAI .NET SDK chat client for <paramref name="model"/>, pointed at this proxy's /v1.</summary>
-    public ChatClient Chat(string model, string key = MasterKey) =>
-        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") }).GetChatClient(model);
+    public ChatClient Chat(string model, string key = MasterKey) => OpenAi(key).GetChatClient(model);
 
+    /// <summary>
+    /// An OpenAI .NET SDK client pointed at this proxy's /v1. It does not retry, so a test of an error status
+    /// sees the proxy's first answer (the SDK retries 408, 429 and 5xx by default, with back-off).
+    /// </summary>
     public OpenAIClient OpenAi(string key = MasterKey) =>
-        new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") });
+        new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1"), RetryPolicy = new ClientRetryPolicy(maxRetries: 0) });
+
+    /// <summary>Posts <paramref name="body"/> as it is (no JSON validation on the client side) to <paramref name="path"/>.</summary>
+    public async Task<HttpResponseMessage> PostAsync(string path, string body, string contentType = "application/json", HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, contentType) };
+        return await Http.SendAsync(request, completion, cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {
