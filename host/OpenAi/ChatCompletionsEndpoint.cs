@@ -51,7 +51,7 @@ internal static class ChatCompletionsEndpoint
         try
         {
             response = await binding.Handler.CompletionAsync(request, deadline.Token)
-                ?? throw new InvalidOperationException("CompletionAsync returned null");
+                ?? throw new InvalidOperationException("CompletionAsync returned null instead of a ModelResponse.");
         }
         catch (Exception ex)
         {
@@ -77,7 +77,7 @@ internal static class ChatCompletionsEndpoint
             try
             {
                 // An error before the first chunk is a plain HTTP error.
-                hasChunk = await chunks.MoveNextAsync();
+                hasChunk = await NextAsync(chunks);
             }
             catch (Exception ex)
             {
@@ -96,7 +96,7 @@ internal static class ChatCompletionsEndpoint
                 await sse.WriteAsync(chunks.Current, context.RequestAborted);
                 try
                 {
-                    hasChunk = await chunks.MoveNextAsync();
+                    hasChunk = await NextAsync(chunks);
                 }
                 catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
                 {
@@ -116,6 +116,19 @@ internal static class ChatCompletionsEndpoint
         {
             await chunks.DisposeAsync();
         }
+    }
+
+    /// <summary>Moves to the handler's next chunk; a null chunk is a handler bug, reported like its exceptions.</summary>
+    private static async ValueTask<bool> NextAsync(IAsyncEnumerator<GenericStreamingChunk> chunks)
+    {
+        if (!await chunks.MoveNextAsync())
+        {
+            return false;
+        }
+
+        return chunks.Current is not null
+            ? true
+            : throw new InvalidOperationException("StreamingAsync yielded null instead of a GenericStreamingChunk.");
     }
 
     /// <summary>

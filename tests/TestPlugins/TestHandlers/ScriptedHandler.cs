@@ -9,7 +9,8 @@ namespace TestHandlers;
 /// Does what the last user message says, so one handler covers the error and cancellation cases:
 /// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/> before anything is produced;
 /// <c>fail-after-first:STATUS</c> streams one chunk, then throws; <c>crash</c> throws a plain exception;
-/// <c>crash-after-first</c> streams one chunk, then throws a plain exception;
+/// <c>crash-after-first</c> streams one chunk, then throws a plain exception; <c>null-chunk-after-first</c>
+/// streams one chunk, then a null one;
 /// <c>hang</c> writes the file named by <c>litellm_params.started_marker</c>, waits until cancelled, then writes
 /// the file named by <c>litellm_params.cancel_marker</c>; <c>hang-after-first</c> streams one chunk, then hangs
 /// the same way; <c>slow:N:MS</c> streams N chunks MS apart; <c>null</c> returns null instead of a response;
@@ -36,6 +37,12 @@ public sealed class Scripted : CustomLlm
             yield return GenericStreamingChunk.FromText("first");
             await Task.Yield();
             throw new InvalidOperationException("boom after the first chunk");
+        }
+
+        if (command == "null-chunk-after-first")
+        {
+            yield return GenericStreamingChunk.FromText("first");
+            yield return null!;
         }
 
         if (command == "hang-after-first")
