@@ -42,6 +42,17 @@ public sealed class ErrorTests
         Assert.That(error.GetProperty("type").GetString(), Is.EqualTo(type));
     }
 
+    [TestCase(200)]
+    [TestCase(302)]
+    [TestCase(999)]
+    public async Task A_CustomLlmException_with_a_status_that_is_not_an_error_is_a_500_with_its_message(int status)
+    {
+        using var response = await _proxy.PostAsync("/chat/completions", Body($"fail:{status}"));
+
+        var error = await OpenAiErrors.AssertErrorAsync(response, HttpStatusCode.InternalServerError);
+        Assert.That(error.GetProperty("message").GetString(), Is.EqualTo($"scripted failure {status}"));
+    }
+
     [TestCase(400)]
     [TestCase(429)]
     [TestCase(503)]

@@ -119,6 +119,18 @@ public sealed class StreamingFormatTests
     }
 
     [Test]
+    public async Task A_stream_the_handler_leaves_empty_still_has_a_role_a_finish_and_DONE()
+    {
+        var (_, _, events) = await StreamAsync("scripted", "empty-stream");
+
+        var chunks = Chunks(events);
+        Assert.That(events[^1], Is.EqualTo("[DONE]"));
+        Assert.That(chunks, Has.Count.EqualTo(2), string.Join("\n", events));
+        Assert.That(Delta(chunks[0]).GetProperty("role").GetString(), Is.EqualTo("assistant"));
+        Assert.That(chunks[1].GetProperty("choices")[0].GetProperty("finish_reason").GetString(), Is.EqualTo("stop"));
+    }
+
+    [Test]
     public async Task Several_choices_stream_each_with_its_index_role_and_finish()
     {
         var (_, _, events) = await StreamAsync("scripted", "choices:2");

@@ -61,11 +61,22 @@ internal sealed class TestProxy : IAsyncDisposable
 
         var logs = new TestLogs();
         string[] args = ["--config", Path.Combine(root, "plugins.yaml"), "--port", "0", "--host", "127.0.0.1", .. watch ? Array.Empty<string>() : ["--no-watch"], .. extraArgs];
-        var app = PluginHostApplication.Build(args, logging =>
+        WebApplication app;
+        try
         {
-            logging.ClearProviders();
-            logging.AddProvider(logs);
-        });
+            app = PluginHostApplication.Build(args, logging =>
+            {
+                logging.ClearProviders();
+                logging.AddProvider(logs);
+            });
+        }
+        catch
+        {
+            // A configuration the test expects to fail: leave no folder behind.
+            Directory.Delete(root, recursive: true);
+            throw;
+        }
+
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new TestProxy(app, root, new Uri(address), logs);

@@ -10,7 +10,7 @@ namespace TestHandlers;
 /// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/> before anything is produced;
 /// <c>fail-after-first:STATUS</c> streams one chunk, then throws; <c>crash</c> throws a plain exception;
 /// <c>crash-after-first</c> streams one chunk, then throws a plain exception; <c>null-chunk-after-first</c>
-/// streams one chunk, then a null one;
+/// streams one chunk, then a null one; <c>empty-stream</c> streams nothing;
 /// <c>hang</c> writes the file named by <c>litellm_params.started_marker</c>, waits until cancelled, then writes
 /// the file named by <c>litellm_params.cancel_marker</c>; <c>hang-after-first</c> streams one chunk, then hangs
 /// the same way; <c>slow:N:MS</c> streams N chunks MS apart; <c>null</c> returns null instead of a response;
@@ -37,6 +37,11 @@ public sealed class Scripted : CustomLlm
             yield return GenericStreamingChunk.FromText("first");
             await Task.Yield();
             throw new InvalidOperationException("boom after the first chunk");
+        }
+
+        if (command == "empty-stream")
+        {
+            yield break;
         }
 
         if (command == "null-chunk-after-first")
