@@ -47,25 +47,24 @@ internal static class ChatCompletionsEndpoint
 
     private static async Task CompleteAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)
     {
-        ModelResponse response;
+        // The body is written to a buffer before anything is sent: a response the handler built wrongly (a null
+        // message, a tool call without a function) is then its error, reported as one, never half a body.
+        var body = new ArrayBufferWriter<byte>();
         try
         {
-            response = await binding.Handler.CompletionAsync(request, deadline.Token)
+            var response = await binding.Handler.CompletionAsync(request, deadline.Token)
                 ?? throw new InvalidOperationException("CompletionAsync returned null instead of a ModelResponse.");
+            using var writer = new Utf8JsonWriter(body, WireJsonContext.WriterOptions);
+            ChatResponseWriter.WriteCompletion(writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
         }
         catch (Exception ex)
         {
             throw deadline.Translate(ex, binding.HandlerName);
         }
 
-        var identity = ResponseIdentity.Create("chatcmpl-", request.RequestedModel);
         context.Response.ContentType = "application/json";
-        using (var writer = new Utf8JsonWriter(context.Response.BodyWriter, WireJsonContext.WriterOptions))
-        {
-            ChatResponseWriter.WriteCompletion(writer, response, identity);
-        }
-
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        context.Response.ContentLength = body.WrittenCount;
+        await context.Response.BodyWriter.WriteAsync(body.WrittenMemory, context.RequestAborted);
     }
 
     private static async Task StreamAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)

@@ -135,6 +135,27 @@ public sealed class ErrorTests
         Assert.That(error.GetProperty("message").GetString(), Does.Contain("returned null"));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_response_the_handler_built_wrongly_is_a_500_error_never_half_a_body(bool stream)
+    {
+        using var response = await _proxy.PostAsync("/chat/completions", Body("null-message", stream));
+        var body = await response.Content.ReadAsStringAsync();
+
+        if (stream)
+        {
+            // The first choice was already streamed: the error ends the stream as an event.
+            using var sse = new SseReader(new MemoryStream(Encoding.UTF8.GetBytes(body)));
+            var events = await sse.ReadAllAsync();
+            Assert.That(OpenAiErrors.AssertErrorBody(events[^1]).GetProperty("message").GetString(), Does.Contain("TestHandlers:Scripted"));
+        }
+        else
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.InternalServerError), body);
+            Assert.That(OpenAiErrors.AssertErrorBody(body).GetProperty("message").GetString(), Does.Contain("TestHandlers:Scripted"));
+        }
+    }
+
     // Each bad body, the param the error names (null when none), and what the message says.
     private static readonly object?[][] BadBodies =
     [

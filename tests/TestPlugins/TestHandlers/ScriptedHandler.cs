@@ -14,6 +14,7 @@ namespace TestHandlers;
 /// <c>hang</c> writes the file named by <c>litellm_params.started_marker</c>, waits until cancelled, then writes
 /// the file named by <c>litellm_params.cancel_marker</c>; <c>hang-after-first</c> streams one chunk, then hangs
 /// the same way; <c>slow:N:MS</c> streams N chunks MS apart; <c>null</c> returns null instead of a response;
+/// <c>null-message</c> returns a response whose second choice has a null message;
 /// <c>tool-call</c> answers one <c>get_weather</c> tool call; <c>choices:N</c> answers N choices;
 /// anything else answers a JSON description of the request (with no usage).
 /// </summary>
@@ -105,6 +106,11 @@ internal static class Commands
         if (command == "null")
         {
             return null!;
+        }
+
+        if (command == "null-message")
+        {
+            return new ModelResponse { Choices = [new Choice { Message = new ResponseMessage { Content = "partial" } }, new Choice { Message = null! }] };
         }
 
         if (command == "tool-call")
