@@ -171,6 +171,7 @@ public sealed class ErrorTests
         ["numeric model", """{"model":42,"messages":[{"role":"user","content":"hi"}]}""", "model", "Invalid type for 'model'"],
         ["empty model", """{"model":"","messages":[{"role":"user","content":"hi"}]}""", "model", "Invalid type for 'model'"],
         ["missing messages", """{"model":"scripted"}""", "messages", "Missing required parameter: 'messages'"],
+        ["null messages", """{"model":"scripted","messages":null}""", "messages", "Invalid type for 'messages'"],
         ["string messages", """{"model":"scripted","messages":"hi"}""", "messages", "Invalid type for 'messages'"],
         ["object messages", """{"model":"scripted","messages":{"role":"user","content":"hi"}}""", "messages", "Invalid type for 'messages'"],
         ["empty messages", """{"model":"scripted","messages":[]}""", "messages", "empty array"],
