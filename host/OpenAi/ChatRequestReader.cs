@@ -11,7 +11,7 @@ namespace PluginHost.OpenAi;
 internal static class ChatRequestReader
 {
     /// <summary>Reads the <c>model</c> field (needed before anything else, to pick the handler).</summary>
-    public static string ReadModel(JsonElement root) => InvalidTextIsBadRequest(root, static root => ReadModelCore(root));
+    public static string ReadModel(JsonElement root) => InvalidTextIsBadRequest(root, ReadModelCore);
 
     /// <summary>Reads the whole request for the deployment that serves it.</summary>
     public static ChatCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment) =>
