@@ -47,25 +47,24 @@ internal static class ChatCompletionsEndpoint
 
     private static async Task CompleteAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)
     {
-        ModelResponse response;
+        // The body is written to a buffer before anything is sent: a response the handler built wrongly (a null
+        // message, a tool call without a function) is then its error, reported as one, never half a body.
+        var body = new ArrayBufferWriter<byte>();
         try
         {
-            response = await binding.Handler.CompletionAsync(request, deadline.Token)
-                ?? throw new InvalidOperationException("CompletionAsync returned null");
+            var response = await binding.Handler.CompletionAsync(request, deadline.Token)
+                ?? throw new InvalidOperationException("CompletionAsync returned null instead of a ModelResponse.");
+            using var writer = new Utf8JsonWriter(body, WireJsonContext.WriterOptions);
+            ChatResponseWriter.WriteCompletion(writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
         }
         catch (Exception ex)
         {
             throw deadline.Translate(ex, binding.HandlerName);
         }
 
-        var identity = ResponseIdentity.Create("chatcmpl-", request.RequestedModel);
         context.Response.ContentType = "application/json";
-        using (var writer = new Utf8JsonWriter(context.Response.BodyWriter, WireJsonContext.WriterOptions))
-        {
-            ChatResponseWriter.WriteCompletion(writer, response, identity);
-        }
-
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        context.Response.ContentLength = body.WrittenCount;
+        await context.Response.BodyWriter.WriteAsync(body.WrittenMemory, context.RequestAborted);
     }
 
     private static async Task StreamAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)
@@ -77,7 +76,7 @@ internal static class ChatCompletionsEndpoint
             try
             {
                 // An error before the first chunk is a plain HTTP error.
-                hasChunk = await chunks.MoveNextAsync();
+                hasChunk = await NextAsync(chunks);
             }
             catch (Exception ex)
             {
@@ -96,7 +95,7 @@ internal static class ChatCompletionsEndpoint
                 await sse.WriteAsync(chunks.Current, context.RequestAborted);
                 try
                 {
-                    hasChunk = await chunks.MoveNextAsync();
+                    hasChunk = await NextAsync(chunks);
                 }
                 catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
                 {
@@ -116,6 +115,19 @@ internal static class ChatCompletionsEndpoint
         {
             await chunks.DisposeAsync();
         }
+    }
+
+    /// <summary>Moves to the handler's next chunk; a null chunk is a handler bug, reported like its exceptions.</summary>
+    private static async ValueTask<bool> NextAsync(IAsyncEnumerator<GenericStreamingChunk> chunks)
+    {
+        if (!await chunks.MoveNextAsync())
+        {
+            return false;
+        }
+
+        return chunks.Current is not null
+            ? true
+            : throw new InvalidOperationException("StreamingAsync yielded null instead of a GenericStreamingChunk.");
     }
 
     /// <summary>

@@ -11,7 +11,29 @@ namespace PluginHost.OpenAi;
 internal static class ChatRequestReader
 {
     /// <summary>Reads the <c>model</c> field (needed before anything else, to pick the handler).</summary>
-    public static string ReadModel(JsonElement root)
+    public static string ReadModel(JsonElement root) => InvalidTextIsBadRequest(root, ReadModelCore);
+
+    /// <summary>Reads the whole request for the deployment that serves it.</summary>
+    public static ChatCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment) =>
+        InvalidTextIsBadRequest(root, root => ReadCore(root, requestedModel, deployment));
+
+    /// <summary>
+    /// A JSON string can be well-formed yet not text (an escaped lone surrogate such as <c>"\ud800"</c>);
+    /// reading it throws <see cref="InvalidOperationException"/>, which is the client's mistake, not ours.
+    /// </summary>
+    private static T InvalidTextIsBadRequest<T>(JsonElement root, Func<JsonElement, T> read)
+    {
+        try
+        {
+            return read(root);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw OpenAiException.BadRequest($"The request body holds a string that is not valid Unicode text: {ex.Message}", code: "invalid_json");
+        }
+    }
+
+    private static string ReadModelCore(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -31,7 +53,7 @@ internal static class ChatRequestReader
         return name;
     }
 
-    public static ChatCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment)
+    private static ChatCompletionRequest ReadCore(JsonElement root, string requestedModel, ModelDeployment deployment)
     {
         IReadOnlyList<ChatMessage>? messages = null;
         double? temperature = null, topP = null, presencePenalty = null, frequencyPenalty = null;

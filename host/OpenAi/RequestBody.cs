@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace PluginHost.OpenAi;
@@ -27,13 +28,41 @@ internal static class RequestBody
             throw Empty();
         }
 
+        // Read the whole body first (JsonDocument would buffer it anyway), so an empty, whitespace-only or
+        // non-UTF-8 body gets its own message instead of a parser error or, later, a failed string read.
+        ReadOnlyMemory<byte> body;
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, Options, context.RequestAborted);
+            body = await ReadAllAsync(request.Body, request.ContentLength, context.RequestAborted);
         }
-        catch (JsonException ex) when (ex.LineNumber == 0 && ex.BytePositionInLine == 0)
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(maxBytes);
+        }
+
+        if (body.Length > maxBytes)
+        {
+            throw TooLarge(maxBytes);
+        }
+
+        if (body.Span.StartsWith("\uFEFF"u8))
+        {
+            body = body[3..];
+        }
+
+        if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
         {
             throw Empty();
+        }
+
+        if (!Utf8.IsValid(body.Span))
+        {
+            throw OpenAiException.BadRequest("The request body is not valid UTF-8 text. The API expects a JSON object in UTF-8.", code: "invalid_json");
+        }
+
+        try
+        {
+            return JsonDocument.Parse(body, Options);
         }
         catch (JsonException ex)
         {
@@ -41,10 +70,13 @@ internal static class RequestBody
                 $"We could not parse the JSON body of your request: {ex.Message} The API expects a JSON object, e.g. {{\"model\": \"...\", \"messages\": [...]}}.",
                 code: "invalid_json");
         }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw TooLarge(maxBytes);
-        }
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadAllAsync(Stream body, long? length, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream(length is > 0 and < int.MaxValue ? (int)length.Value : 0);
+        await body.CopyToAsync(buffer, cancellationToken);
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
     private static OpenAiException Empty() =>

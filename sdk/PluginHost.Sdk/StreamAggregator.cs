@@ -32,6 +32,11 @@ internal static class StreamAggregator
     /// <summary>A whole response as a stream: per choice, one chunk with its text, one per tool call, and the finish.</summary>
     public static IEnumerable<GenericStreamingChunk> ToChunks(ModelResponse response)
     {
+        if (response is null)
+        {
+            throw new InvalidOperationException("The handler's completion returned null instead of a ModelResponse.");
+        }
+
         var usage = response.Usage;
         for (var position = 0; position < response.Choices.Count; position++)
         {

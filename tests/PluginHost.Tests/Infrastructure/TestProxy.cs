@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -60,11 +61,22 @@ internal sealed class TestProxy : IAsyncDisposable
 
         var logs = new TestLogs();
         string[] args = ["--config", Path.Combine(root, "plugins.yaml"), "--port", "0", "--host", "127.0.0.1", .. watch ? Array.Empty<string>() : ["--no-watch"], .. extraArgs];
-        var app = PluginHostApplication.Build(args, logging =>
+        WebApplication app;
+        try
         {
-            logging.ClearProviders();
-            logging.AddProvider(logs);
-        });
+            app = PluginHostApplication.Build(args, logging =>
+            {
+                logging.ClearProviders();
+                logging.AddProvider(logs);
+            });
+        }
+        catch
+        {
+            // A configuration the test expects to fail: leave no folder behind.
+            Directory.Delete(root, recursive: true);
+            throw;
+        }
+
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new TestProxy(app, root, new Uri(address), logs);
@@ -99,11 +111,21 @@ internal sealed class TestProxy : IAsyncDisposable
     }
 
     /// <summary>An OpenAI .NET SDK chat client for <paramref name="model"/>, pointed at this proxy's /v1.</summary>
-    public ChatClient Chat(string model, string key = MasterKey) =>
-        new OpenAIClient(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") }).GetChatClient(model);
+    public ChatClient Chat(string model, string key = MasterKey) => OpenAi(key).GetChatClient(model);
 
+    /// <summary>
+    /// An OpenAI .NET SDK client pointed at this proxy's /v1. It does not retry, so a test of an error status
+    /// sees the proxy's first answer (the SDK retries 408, 429 and 5xx by default, with back-off).
+    /// </summary>
     public OpenAIClient OpenAi(string key = MasterKey) =>
-        new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1") });
+        new(new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = new Uri(BaseAddress, "v1"), RetryPolicy = new ClientRetryPolicy(maxRetries: 0) });
+
+    /// <summary>Posts <paramref name="body"/> as it is (no JSON validation on the client side) to <paramref name="path"/>.</summary>
+    public async Task<HttpResponseMessage> PostAsync(string path, string body, string contentType = "application/json", HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, contentType) };
+        return await Http.SendAsync(request, completion, cancellationToken);
+    }
 
     /// <summary>Rebuilds the snapshot from disk now (for tests that run without the watcher).</summary>
     public Task ReloadAsync() => Runtime.ReloadAsync();

@@ -9,8 +9,14 @@ namespace TestHandlers;
 /// Does what the last user message says, so one handler covers the error and cancellation cases:
 /// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/> before anything is produced;
 /// <c>fail-after-first:STATUS</c> streams one chunk, then throws; <c>crash</c> throws a plain exception;
-/// <c>hang</c> waits until cancelled, then writes the file named by <c>litellm_params.cancel_marker</c>;
-/// <c>slow:N:MS</c> streams N chunks MS apart; anything else answers a JSON description of the request.
+/// <c>crash-after-first</c> streams one chunk, then throws a plain exception; <c>null-chunk-after-first</c>
+/// streams one chunk, then a null one; <c>empty-stream</c> streams nothing;
+/// <c>hang</c> writes the file named by <c>litellm_params.started_marker</c>, waits until cancelled, then writes
+/// the file named by <c>litellm_params.cancel_marker</c>; <c>hang-after-first</c> streams one chunk, then hangs
+/// the same way; <c>slow:N:MS</c> streams N chunks MS apart; <c>null</c> returns null instead of a response;
+/// <c>null-message</c> returns a response whose second choice has a null message;
+/// <c>tool-call</c> answers one <c>get_weather</c> tool call; <c>choices:N</c> answers N choices;
+/// anything else answers a JSON description of the request (with no usage).
 /// </summary>
 public sealed class Scripted : CustomLlm
 {
@@ -25,6 +31,30 @@ public sealed class Scripted : CustomLlm
             yield return GenericStreamingChunk.FromText("first");
             await Task.Yield();
             throw new CustomLlmException(int.Parse(command["fail-after-first:".Length..], CultureInfo.InvariantCulture), "failed after the first chunk");
+        }
+
+        if (command == "crash-after-first")
+        {
+            yield return GenericStreamingChunk.FromText("first");
+            await Task.Yield();
+            throw new InvalidOperationException("boom after the first chunk");
+        }
+
+        if (command == "empty-stream")
+        {
+            yield break;
+        }
+
+        if (command == "null-chunk-after-first")
+        {
+            yield return GenericStreamingChunk.FromText("first");
+            yield return null!;
+        }
+
+        if (command == "hang-after-first")
+        {
+            yield return GenericStreamingChunk.FromText("first");
+            await Commands.Hang(request, cancellationToken);
         }
 
         if (command.StartsWith("slow:", StringComparison.Ordinal))
@@ -45,8 +75,11 @@ public sealed class Scripted : CustomLlm
             yield break;
         }
 
-        var response = await Commands.Run(request, cancellationToken);
-        yield return GenericStreamingChunk.FromText(response.Choices[0].Message.Content ?? "");
+        // Everything else is the completion, streamed by the SDK's completion-to-chunks fallback.
+        await foreach (var chunk in base.StreamingAsync(request, cancellationToken))
+        {
+            yield return chunk;
+        }
     }
 }
 
@@ -67,22 +100,71 @@ internal static class Commands
 
         if (command == "hang")
         {
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                if (request.LitellmParams.TryGetValue("cancel_marker", out var marker) && marker is string path)
-                {
-                    await File.WriteAllTextAsync(path, "cancelled", CancellationToken.None);
-                }
+            await Hang(request, cancellationToken);
+        }
 
-                throw;
-            }
+        if (command == "null")
+        {
+            return null!;
+        }
+
+        if (command == "null-message")
+        {
+            return new ModelResponse { Choices = [new Choice { Message = new ResponseMessage { Content = "partial" } }, new Choice { Message = null! }] };
+        }
+
+        if (command == "tool-call")
+        {
+            return new ModelResponse
+            {
+                Choices =
+                [
+                    new Choice
+                    {
+                        Message = new ResponseMessage
+                        {
+                            ToolCalls = [new ToolCall { Id = "call_weather_1", Function = new FunctionCall("get_weather", "{\"city\":\"Paris\"}") }],
+                        },
+                    },
+                ],
+                Usage = new Usage(7, 5),
+            };
+        }
+
+        if (command.StartsWith("choices:", StringComparison.Ordinal))
+        {
+            var count = int.Parse(command["choices:".Length..], CultureInfo.InvariantCulture);
+            return new ModelResponse
+            {
+                Choices = [.. Enumerable.Range(0, count).Select(i => new Choice { Index = i, Message = new ResponseMessage { Content = $"choice {i}" }, FinishReason = FinishReason.Stop })],
+                Usage = new Usage(1, count),
+            };
         }
 
         return ModelResponse.FromText(Describe(request));
+    }
+
+    /// <summary>Writes the started marker, waits until cancelled, writes the cancel marker and rethrows.</summary>
+    public static async Task Hang(ChatCompletionRequest request, CancellationToken cancellationToken)
+    {
+        if (request.LitellmParams.TryGetValue("started_marker", out var started) && started is string startedPath)
+        {
+            await File.WriteAllTextAsync(startedPath, "started", CancellationToken.None);
+        }
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            if (request.LitellmParams.TryGetValue("cancel_marker", out var marker) && marker is string path)
+            {
+                await File.WriteAllTextAsync(path, "cancelled", CancellationToken.None);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>What the handler received, as JSON, so tests can check the request record.</summary>
@@ -98,16 +180,14 @@ internal static class Commands
             w.WriteString("api_base", request.ApiBase);
             w.WriteString("api_key", request.ApiKey);
             w.WriteNumber("timeout_s", request.Timeout?.TotalSeconds ?? 0);
-            if (request.Temperature is { } temperature)
-            {
-                w.WriteNumber("temperature", temperature);
-            }
-
-            if (request.MaxTokens is { } maxTokens)
-            {
-                w.WriteNumber("max_tokens", maxTokens);
-            }
-
+            WriteNumber(w, "temperature", request.Temperature);
+            WriteNumber(w, "top_p", request.TopP);
+            WriteNumber(w, "max_tokens", request.MaxTokens);
+            WriteNumber(w, "max_completion_tokens", request.MaxCompletionTokens);
+            WriteNumber(w, "n", request.N);
+            WriteNumber(w, "seed", request.Seed);
+            WriteNumber(w, "presence_penalty", request.PresencePenalty);
+            WriteNumber(w, "frequency_penalty", request.FrequencyPenalty);
             w.WriteString("user", request.User);
             w.WriteStartArray("stop");
             foreach (var stop in request.Stop ?? [])
@@ -116,30 +196,66 @@ internal static class Commands
             }
 
             w.WriteEndArray();
-            w.WriteNumber("tools", request.Tools?.Count ?? 0);
+            w.WriteStartArray("tools");
+            foreach (var tool in request.Tools ?? [])
+            {
+                w.WriteStringValue($"{tool.Type}:{tool.Function.Name}:{tool.Function.Parameters?.GetRawText()}");
+            }
+
+            w.WriteEndArray();
+            if (request.ToolChoice is { } toolChoice)
+            {
+                w.WritePropertyName("tool_choice");
+                toolChoice.WriteTo(w);
+            }
+            if (request.ParallelToolCalls is { } parallel)
+            {
+                w.WriteBoolean("parallel_tool_calls", parallel);
+            }
+
             w.WriteString("response_format", request.ResponseFormat?.Type);
-            w.WriteStartArray("roles");
+            w.WriteString("response_format_schema", request.ResponseFormat?.JsonSchema?.GetRawText());
+            if (request.StreamOptions is { } streamOptions)
+            {
+                w.WriteBoolean("include_usage", streamOptions.IncludeUsage);
+            }
+
+            w.WriteStartArray("messages");
             foreach (var message in request.Messages)
             {
-                w.WriteStringValue(message.Role.Value);
+                w.WriteStartObject();
+                w.WriteString("role", message.Role.Value);
+                w.WriteString("content", message.Content);
+                w.WriteString("name", message.Name);
+                w.WriteString("tool_call_id", message.ToolCallId);
+                if (message.ContentParts is { } parts)
+                {
+                    w.WriteStartArray("parts");
+                    foreach (var part in parts)
+                    {
+                        w.WriteStringValue($"{part.Type}:{part.Text ?? part.Raw.GetRawText()}");
+                    }
+
+                    w.WriteEndArray();
+                }
+
+                if (message.ToolCalls is { } calls)
+                {
+                    w.WriteStartArray("tool_calls");
+                    foreach (var call in calls)
+                    {
+                        w.WriteStringValue($"{call.Id}:{call.Function.Name}:{call.Function.Arguments}");
+                    }
+
+                    w.WriteEndArray();
+                }
+
+                WriteProperties(w, "additional", message.AdditionalProperties);
+                w.WriteEndObject();
             }
 
             w.WriteEndArray();
-            w.WriteStartArray("contents");
-            foreach (var message in request.Messages)
-            {
-                w.WriteStringValue(message.Content);
-            }
-
-            w.WriteEndArray();
-            w.WriteStartObject("additional");
-            foreach (var (name, value) in request.AdditionalProperties)
-            {
-                w.WritePropertyName(name);
-                value.WriteTo(w);
-            }
-
-            w.WriteEndObject();
+            WriteProperties(w, "additional", request.AdditionalProperties);
             w.WriteStartObject("litellm_params");
             foreach (var (name, value) in request.LitellmParams)
             {
@@ -151,5 +267,25 @@ internal static class Commands
         }
 
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteNumber(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is { } number)
+        {
+            w.WriteNumber(name, number);
+        }
+    }
+
+    private static void WriteProperties(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, JsonElement> properties)
+    {
+        w.WriteStartObject(name);
+        foreach (var (key, value) in properties)
+        {
+            w.WritePropertyName(key);
+            value.WriteTo(w);
+        }
+
+        w.WriteEndObject();
     }
 }
