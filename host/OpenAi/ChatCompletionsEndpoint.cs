@@ -67,81 +67,26 @@ internal static class ChatCompletionsEndpoint
         await context.Response.BodyWriter.WriteAsync(body.WrittenMemory, context.RequestAborted);
     }
 
-    private static async Task StreamAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)
-    {
-        var chunks = binding.Handler.StreamingAsync(request, deadline.Token).GetAsyncEnumerator(deadline.Token);
-        try
-        {
-            bool hasChunk;
-            try
-            {
-                // An error before the first chunk is a plain HTTP error.
-                hasChunk = await NextAsync(chunks);
-            }
-            catch (Exception ex)
-            {
-                throw deadline.Translate(ex, binding.HandlerName);
-            }
-
-            var response = context.Response;
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-cache";
-            response.Headers["X-Accel-Buffering"] = "no";
-            await response.StartAsync(context.RequestAborted);
-
-            var sse = new SseWriter(response.BodyWriter, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
-            while (hasChunk)
-            {
-                await sse.WriteAsync(chunks.Current, context.RequestAborted);
-                try
-                {
-                    hasChunk = await NextAsync(chunks);
-                }
-                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    // After the first chunk the status is sent: the error becomes an SSE event and the stream ends.
-                    await sse.WriteErrorAsync(ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName), context.RequestAborted);
-                    return;
-                }
-            }
-
-            await sse.CompleteAsync(request.StreamOptions?.IncludeUsage == true, context.RequestAborted);
-        }
-        finally
-        {
-            await chunks.DisposeAsync();
-        }
-    }
-
-    /// <summary>Moves to the handler's next chunk; a null chunk is a handler bug, reported like its exceptions.</summary>
-    private static async ValueTask<bool> NextAsync(IAsyncEnumerator<GenericStreamingChunk> chunks)
-    {
-        if (!await chunks.MoveNextAsync())
-        {
-            return false;
-        }
-
-        return chunks.Current is not null
-            ? true
-            : throw new InvalidOperationException("StreamingAsync yielded null instead of a GenericStreamingChunk.");
-    }
+    private static Task StreamAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline) =>
+        SseStreaming.RunAsync(
+            context,
+            binding,
+            deadline,
+            binding.Handler.StreamingAsync(request, deadline.Token),
+            new ChatStreamFormat(ResponseIdentity.Create("chatcmpl-", request.RequestedModel)),
+            request.StreamOptions?.IncludeUsage == true);
 
     /// <summary>
-    /// Writes a stream's <c>data:</c> events straight to the response pipe, flushing each, and keeps the
-    /// per-choice state OpenAI's format needs (role on the first delta, one finish per choice, tool call ids).
+    /// <c>chat.completion.chunk</c> events with the per-choice state OpenAI's format needs: role on a choice's
+    /// first delta, one finish per choice (<c>tool_calls</c> when it called tools), stable tool call ids.
     /// </summary>
-    private sealed class SseWriter(PipeWriter pipe, ResponseIdentity identity)
+    private sealed class ChatStreamFormat(ResponseIdentity identity) : IStreamFormat
     {
-        private readonly Utf8JsonWriter _json = new(pipe, WireJsonContext.WriterOptions);
         private readonly ToolCallIds _toolCallIds = new();
         private readonly Dictionary<int, ChoiceState> _choices = [];
         private Usage? _usage;
 
-        public async ValueTask WriteAsync(GenericStreamingChunk chunk, CancellationToken cancellationToken)
+        public void Add(GenericStreamingChunk chunk, SseEvents events)
         {
             if (chunk.Usage is not null)
             {
@@ -157,62 +102,43 @@ internal static class ChatCompletionsEndpoint
             var hasDelta = chunk.Text.Length > 0 || chunk.ToolUse is not null || chunk.ReasoningContent is not null || chunk.ProviderSpecificFields is not null;
             if (hasDelta || !existed)
             {
-                Event(w => ChatResponseWriter.WriteDeltaChunk(w, chunk, includeRole: !existed, _toolCallIds, identity));
+                ChatResponseWriter.WriteDeltaChunk(events.Begin(), chunk, includeRole: !existed, _toolCallIds, identity);
+                events.End();
                 state.HasToolCalls |= chunk.ToolUse is not null;
             }
 
             if (chunk.IsFinished || chunk.FinishReason is not null)
             {
                 state.Finished = true;
-                var reason = chunk.FinishReason ?? (state.HasToolCalls ? FinishReason.ToolCalls : FinishReason.Stop);
-                Event(w => ChatResponseWriter.WriteFinishChunk(w, chunk.Index, reason, identity));
+                ChatResponseWriter.WriteFinishChunk(events.Begin(), chunk.Index, chunk.FinishReason ?? DefaultFinish(state), identity);
+                events.End();
             }
-
-            await pipe.FlushAsync(cancellationToken);
         }
 
-        public async ValueTask CompleteAsync(bool includeUsage, CancellationToken cancellationToken)
+        public void Complete(bool includeUsage, SseEvents events)
         {
             if (_choices.Count == 0)
             {
-                await WriteAsync(GenericStreamingChunk.FromText(""), cancellationToken);
+                Add(GenericStreamingChunk.FromText(""), events);
             }
 
             foreach (var (index, state) in _choices)
             {
                 if (!state.Finished)
                 {
-                    var reason = state.HasToolCalls ? FinishReason.ToolCalls : FinishReason.Stop;
-                    Event(w => ChatResponseWriter.WriteFinishChunk(w, index, reason, identity));
+                    ChatResponseWriter.WriteFinishChunk(events.Begin(), index, DefaultFinish(state), identity);
+                    events.End();
                 }
             }
 
             if (includeUsage)
             {
-                var usage = _usage ?? new Usage(0, 0);
-                Event(w => ChatResponseWriter.WriteUsageChunk(w, usage, identity));
+                ChatResponseWriter.WriteUsageChunk(events.Begin(), _usage ?? new Usage(0, 0), identity);
+                events.End();
             }
-
-            pipe.Write("data: [DONE]\n\n"u8);
-            await pipe.FlushAsync(cancellationToken);
         }
 
-        public async ValueTask WriteErrorAsync(OpenAiException error, CancellationToken cancellationToken)
-        {
-            pipe.Write("data: "u8);
-            pipe.Write(ErrorWriter.ToJson(error));
-            pipe.Write("\n\n"u8);
-            await pipe.FlushAsync(cancellationToken);
-        }
-
-        private void Event(Action<Utf8JsonWriter> write)
-        {
-            pipe.Write("data: "u8);
-            _json.Reset(pipe);
-            write(_json);
-            _json.Flush();
-            pipe.Write("\n\n"u8);
-        }
+        private static FinishReason DefaultFinish(ChoiceState state) => state.HasToolCalls ? FinishReason.ToolCalls : FinishReason.Stop;
 
         private struct ChoiceState
         {

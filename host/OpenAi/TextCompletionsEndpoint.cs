@@ -201,67 +201,25 @@ internal static class TextCompletionsEndpoint
         writer.WriteEndObject();
     }
 
-    private static async Task StreamAsync(HttpContext context, HandlerBinding binding, TextCompletionRequest request, Deadline deadline)
-    {
-        var chunks = binding.Handler.TextCompletionStreamingAsync(request, deadline.Token).GetAsyncEnumerator(deadline.Token);
-        try
-        {
-            bool hasChunk;
-            try
-            {
-                // An error before the first chunk is a plain HTTP error.
-                hasChunk = await chunks.MoveNextAsync();
-            }
-            catch (Exception ex)
-            {
-                throw deadline.Translate(ex, binding.HandlerName);
-            }
-
-            var response = context.Response;
-            response.ContentType = "text/event-stream";
-            response.Headers.CacheControl = "no-cache";
-            response.Headers["X-Accel-Buffering"] = "no";
-            await response.StartAsync(context.RequestAborted);
-
-            var sse = new SseWriter(response.BodyWriter, ResponseIdentity.Create("cmpl-", request.RequestedModel));
-            while (hasChunk)
-            {
-                await sse.WriteAsync(chunks.Current, context.RequestAborted);
-                try
-                {
-                    hasChunk = await chunks.MoveNextAsync();
-                }
-                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    // After the first chunk the status is sent: the error becomes an SSE event and the stream ends.
-                    await sse.WriteErrorAsync(ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName), context.RequestAborted);
-                    return;
-                }
-            }
-
-            await sse.CompleteAsync(request.StreamOptions?.IncludeUsage == true, context.RequestAborted);
-        }
-        finally
-        {
-            await chunks.DisposeAsync();
-        }
-    }
+    private static Task StreamAsync(HttpContext context, HandlerBinding binding, TextCompletionRequest request, Deadline deadline) =>
+        SseStreaming.RunAsync(
+            context,
+            binding,
+            deadline,
+            binding.Handler.TextCompletionStreamingAsync(request, deadline.Token),
+            new TextStreamFormat(ResponseIdentity.Create("cmpl-", request.RequestedModel)),
+            request.StreamOptions?.IncludeUsage == true);
 
     /// <summary>
-    /// Writes <c>text_completion</c> chunks as the handler yields them, flushing each: text and finish reason
-    /// share one event, each choice finishes once, and choices the handler left open finish with <c>stop</c>.
+    /// <c>text_completion</c> chunks: text and finish reason share one event, each choice finishes once, and
+    /// choices the handler left open finish with <c>stop</c>.
     /// </summary>
-    private sealed class SseWriter(PipeWriter pipe, ResponseIdentity identity)
+    private sealed class TextStreamFormat(ResponseIdentity identity) : IStreamFormat
     {
-        private readonly Utf8JsonWriter _json = new(pipe, WireJsonContext.WriterOptions);
         private readonly SortedDictionary<int, bool> _finished = [];
         private Usage? _usage;
 
-        public async ValueTask WriteAsync(GenericStreamingChunk chunk, CancellationToken cancellationToken)
+        public void Add(GenericStreamingChunk chunk, SseEvents events)
         {
             if (chunk.Usage is not null)
             {
@@ -275,12 +233,10 @@ internal static class TextCompletionsEndpoint
             }
 
             _finished[chunk.Index] = finishes;
-            var reason = finishes ? (chunk.FinishReason ?? FinishReason.Stop).Value : null;
-            Event(chunk.Index, chunk.Text, reason);
-            await pipe.FlushAsync(cancellationToken);
+            Event(events, chunk.Index, chunk.Text, finishes ? (chunk.FinishReason ?? FinishReason.Stop).Value : null);
         }
 
-        public async ValueTask CompleteAsync(bool includeUsage, CancellationToken cancellationToken)
+        public void Complete(bool includeUsage, SseEvents events)
         {
             if (_finished.Count == 0)
             {
@@ -291,45 +247,30 @@ internal static class TextCompletionsEndpoint
             {
                 if (!finished)
                 {
-                    Event(index, "", FinishReason.Stop.Value);
+                    Event(events, index, "", FinishReason.Stop.Value);
                 }
             }
 
             if (includeUsage)
             {
-                pipe.Write("data: "u8);
-                _json.Reset(pipe);
-                WriteStart(_json);
-                _json.WriteEndArray();
-                HandlerCall.WriteUsage(_json, _usage ?? new Usage(0, 0));
-                _json.WriteEndObject();
-                _json.Flush();
-                pipe.Write("\n\n"u8);
+                var json = events.Begin();
+                WriteStart(json);
+                json.WriteEndArray();
+                HandlerCall.WriteUsage(json, _usage ?? new Usage(0, 0));
+                json.WriteEndObject();
+                events.End();
             }
-
-            pipe.Write("data: [DONE]\n\n"u8);
-            await pipe.FlushAsync(cancellationToken);
         }
 
-        public async ValueTask WriteErrorAsync(OpenAiException error, CancellationToken cancellationToken)
+        private void Event(SseEvents events, int index, string text, string? finishReason)
         {
-            pipe.Write("data: "u8);
-            pipe.Write(ErrorWriter.ToJson(error));
-            pipe.Write("\n\n"u8);
-            await pipe.FlushAsync(cancellationToken);
-        }
-
-        private void Event(int index, string text, string? finishReason)
-        {
-            pipe.Write("data: "u8);
-            _json.Reset(pipe);
-            WriteStart(_json);
-            WriteChoice(_json, index, text, finishReason);
-            _json.WriteEndArray();
-            _json.WriteNull("system_fingerprint"u8);
-            _json.WriteEndObject();
-            _json.Flush();
-            pipe.Write("\n\n"u8);
+            var json = events.Begin();
+            WriteStart(json);
+            WriteChoice(json, index, text, finishReason);
+            json.WriteEndArray();
+            json.WriteNull("system_fingerprint"u8);
+            json.WriteEndObject();
+            events.End();
         }
 
         private void WriteStart(Utf8JsonWriter writer)

@@ -85,10 +85,11 @@ public sealed class ErrorTests
         });
     }
 
-    [TestCase("fail-after-first:429", "failed after the first chunk", "rate_limit_error")]
-    [TestCase("crash-after-first", "boom after the first chunk", "internal_server_error")]
-    [TestCase("null-chunk-after-first", "yielded null", "internal_server_error")]
-    public async Task An_error_after_the_first_chunk_is_an_SSE_error_event_that_ends_the_stream(string command, string message, string type)
+    [TestCase("fail-after-first:429", "failed after the first chunk", "rate_limit_error", "429")]
+    [TestCase("crash-after-first", "boom after the first chunk", "internal_server_error", "500")]
+    [TestCase("null-chunk-after-first", "yielded null", "internal_server_error", "500")]
+    [TestCase("bad-chunk-after-first", "cannot be written", "internal_server_error", "500")]
+    public async Task An_error_after_the_first_chunk_is_an_SSE_error_event_that_ends_the_stream(string command, string message, string type, string code)
     {
         using var response = await _proxy.PostAsync("/chat/completions", Body(command, stream: true), completion: HttpCompletionOption.ResponseHeadersRead);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the status was sent with the first chunk");
@@ -105,6 +106,7 @@ public sealed class ErrorTests
         {
             Assert.That(error.GetProperty("message").GetString(), Does.Contain(message));
             Assert.That(error.GetProperty("type").GetString(), Is.EqualTo(type));
+            Assert.That(error.GetProperty("code").GetString(), Is.EqualTo(code), "the status travels in code once the HTTP status is sent");
         });
     }
 

@@ -51,6 +51,13 @@ public sealed class Scripted : CustomLlm
             yield return null!;
         }
 
+        if (command == "bad-chunk-after-first")
+        {
+            // A tool call without its function: a handler bug the host must report, not drop the connection over.
+            yield return GenericStreamingChunk.FromText("first");
+            yield return new GenericStreamingChunk { ToolUse = new ToolUse { Function = null! } };
+        }
+
         if (command == "hang-after-first")
         {
             yield return GenericStreamingChunk.FromText("first");

@@ -1,0 +1,166 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text.Json;
+using PluginHost.Routing;
+using PluginHost.Sdk;
+
+namespace PluginHost.OpenAi;
+
+/// <summary>How one endpoint turns a handler's chunks into its own SSE events.</summary>
+internal interface IStreamFormat
+{
+    /// <summary>Writes the events for <paramref name="chunk"/> (none, one or several).</summary>
+    void Add(GenericStreamingChunk chunk, SseEvents events);
+
+    /// <summary>Writes what closes the stream: open choices' finish, the usage chunk when asked for (not <c>[DONE]</c>).</summary>
+    void Complete(bool includeUsage, SseEvents events);
+}
+
+/// <summary>
+/// Serves a handler's stream as server-sent events. An error before the first chunk is a plain HTTP error;
+/// after it, the status is sent, so the error becomes one <c>data: {"error":…}</c> event and the stream ends.
+/// Each chunk's events are built in a buffer and then written and flushed together: the client sees every
+/// chunk as soon as the handler yields it, and a chunk that cannot be written never leaves half an event.
+/// </summary>
+internal static class SseStreaming
+{
+    public static async Task RunAsync(
+        HttpContext context,
+        HandlerBinding binding,
+        Deadline deadline,
+        IAsyncEnumerable<GenericStreamingChunk> stream,
+        IStreamFormat format,
+        bool includeUsage)
+    {
+        var chunks = stream.GetAsyncEnumerator(deadline.Token);
+        try
+        {
+            bool hasChunk;
+            try
+            {
+                hasChunk = await NextAsync(chunks);
+            }
+            catch (Exception ex)
+            {
+                throw deadline.Translate(ex, binding.HandlerName);
+            }
+
+            var response = context.Response;
+            response.ContentType = "text/event-stream";
+            response.Headers.CacheControl = "no-cache";
+            response.Headers["X-Accel-Buffering"] = "no";
+            await response.StartAsync(context.RequestAborted);
+
+            var pipe = response.BodyWriter;
+            var events = new SseEvents();
+            while (hasChunk)
+            {
+                try
+                {
+                    format.Add(chunks.Current, events);
+                }
+                catch (Exception ex)
+                {
+                    events.Discard();
+                    var error = new InvalidOperationException($"it yielded a chunk that cannot be written ({ex.GetType().Name}: {ex.Message})", ex);
+                    await WriteErrorAsync(pipe, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName), context.RequestAborted);
+                    return;
+                }
+
+                await events.FlushToAsync(pipe, context.RequestAborted);
+                try
+                {
+                    hasChunk = await NextAsync(chunks);
+                }
+                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    var error = ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName);
+                    await WriteErrorAsync(pipe, error, context.RequestAborted);
+                    return;
+                }
+            }
+
+            format.Complete(includeUsage, events);
+            events.Raw("data: [DONE]\n\n"u8);
+            await events.FlushToAsync(pipe, context.RequestAborted);
+        }
+        finally
+        {
+            await chunks.DisposeAsync();
+        }
+    }
+
+    /// <summary>Moves to the handler's next chunk; a null chunk is a handler bug, reported like its exceptions.</summary>
+    private static async ValueTask<bool> NextAsync(IAsyncEnumerator<GenericStreamingChunk> chunks)
+    {
+        if (!await chunks.MoveNextAsync())
+        {
+            return false;
+        }
+
+        return chunks.Current is not null
+            ? true
+            : throw new InvalidOperationException("the stream yielded null instead of a GenericStreamingChunk");
+    }
+
+    /// <summary>
+    /// The error event. Its HTTP status can no longer be sent, so, as LiteLLM does, <c>code</c> carries it
+    /// when the handler gave no code of its own.
+    /// </summary>
+    private static async Task WriteErrorAsync(PipeWriter pipe, OpenAiException error, CancellationToken cancellationToken)
+    {
+        var withStatus = error.Code is null ? new OpenAiException(error.Status, error.Message, error.Param, error.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Type) : error;
+        pipe.Write("data: "u8);
+        pipe.Write(ErrorWriter.ToJson(withStatus));
+        pipe.Write("\n\n"u8);
+        await pipe.FlushAsync(cancellationToken);
+    }
+}
+
+/// <summary>A buffer of <c>data: …\n\n</c> events, written to the response together.</summary>
+internal sealed class SseEvents
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private readonly Utf8JsonWriter _json;
+
+    public SseEvents()
+    {
+        _json = new Utf8JsonWriter(_buffer, WireJsonContext.WriterOptions);
+    }
+
+    /// <summary>Starts an event; write one JSON value to the returned writer, then call <see cref="End"/>.</summary>
+    public Utf8JsonWriter Begin()
+    {
+        _buffer.Write("data: "u8);
+        _json.Reset(_buffer);
+        return _json;
+    }
+
+    public void End()
+    {
+        _json.Flush();
+        _buffer.Write("\n\n"u8);
+    }
+
+    public void Raw(ReadOnlySpan<byte> bytes) => _buffer.Write(bytes);
+
+    public void Discard()
+    {
+        _json.Reset(_buffer);
+        _buffer.ResetWrittenCount();
+    }
+
+    public async ValueTask FlushToAsync(PipeWriter pipe, CancellationToken cancellationToken)
+    {
+        if (_buffer.WrittenCount > 0)
+        {
+            pipe.Write(_buffer.WrittenSpan);
+            _buffer.ResetWrittenCount();
+            await pipe.FlushAsync(cancellationToken);
+        }
+    }
+}
