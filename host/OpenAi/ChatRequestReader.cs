@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PluginHost.Configuration;
 using PluginHost.Sdk;
+using static PluginHost.OpenAi.RequestFields;
 
 namespace PluginHost.OpenAi;
 
@@ -442,70 +443,6 @@ internal static class ChatRequestReader
         var includeUsage = value.TryGetProperty("include_usage", out var include) && Boolean(include, "stream_options.include_usage") == true;
         return new StreamOptions { IncludeUsage = includeUsage };
     }
-
-    private static bool? Boolean(JsonElement value, string path) => value.ValueKind switch
-    {
-        JsonValueKind.Null => null,
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        _ => throw InvalidType(path, "a boolean", value),
-    };
-
-    private static string? String(JsonElement value, string path) => value.ValueKind switch
-    {
-        JsonValueKind.Null => null,
-        JsonValueKind.String => value.GetString(),
-        _ => throw InvalidType(path, "a string", value),
-    };
-
-    private static double? Number(JsonElement value, string path, double min, double max)
-    {
-        if (value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Number)
-        {
-            throw InvalidType(path, "a number", value);
-        }
-
-        var number = value.GetDouble();
-        return number >= min && number <= max
-            ? number
-            : throw OpenAiException.BadRequest($"Invalid '{path}': {number} is out of range; expected a value between {min} and {max}.", path, "invalid_value");
-    }
-
-    private static int? Integer(JsonElement value, string path, int min, int max = int.MaxValue)
-    {
-        if (value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var number))
-        {
-            throw InvalidType(path, "an integer", value);
-        }
-
-        return number >= min && number <= max
-            ? number
-            : throw OpenAiException.BadRequest($"Invalid '{path}': {number} is out of range; expected an integer of at least {min}{(max == int.MaxValue ? "" : $" and at most {max}")}.", path, "invalid_value");
-    }
-
-    private static OpenAiException InvalidType(string path, string expected, JsonElement actual) =>
-        OpenAiException.BadRequest($"Invalid type for '{path}': expected {expected}, but got {Describe(actual.ValueKind)}.", path, "invalid_type");
-
-    internal static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => "nothing",
-    };
 }
 
 internal static class ChatCompletionRequestDefaults

@@ -127,10 +127,21 @@ internal static class RequestFields
         OpenAiException.BadRequest($"Missing required parameter: '{path}'.", path, "missing_required_parameter");
 
     public static OpenAiException InvalidType(string path, string expected, JsonElement actual) =>
-        OpenAiException.BadRequest($"Invalid type for '{path}': expected {expected}, but got {ChatRequestReader.Describe(actual.ValueKind)}.", path, "invalid_type");
+        OpenAiException.BadRequest($"Invalid type for '{path}': expected {expected}, but got {Describe(actual.ValueKind)}.", path, "invalid_type");
 
     private static int InRange(int number, string path, int min, int max) =>
         number >= min && number <= max
             ? number
             : throw OpenAiException.BadRequest($"Invalid '{path}': {number} is out of range; expected an integer of at least {min}{(max == int.MaxValue ? "" : $" and at most {max}")}.", path, "invalid_value");
+
+    public static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => "nothing",
+    };
 }
