@@ -444,14 +444,15 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         var delay = TimeSpan.FromMilliseconds(20);
         while (true)
         {
-            if (!IsAlive(plugin.Context))
+            var last = DateTime.UtcNow >= deadline || _stopping.IsCancellationRequested;
+            if (!IsAlive(plugin.Context, blocking: last))
             {
                 plugin.State = PluginState.Unloaded;
                 Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
                 return;
             }
 
-            if (DateTime.UtcNow >= deadline || _stopping.IsCancellationRequested)
+            if (last)
             {
                 plugin.State = PluginState.Leaked;
                 plugin.LastError = LeakMessage(plugin);
@@ -467,7 +468,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             {
             }
 
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
         }
     }
 
@@ -476,10 +477,26 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         "a static field or cache of a shared type holding one of its objects, a thread or timer it started that never ended, " +
         "an event handler it registered on a host or framework object, or a serializer or TypeDescriptor cache of its types (e.g. Newtonsoft.Json).";
 
+    /// <summary>
+    /// Whether the unloaded context is still alive. Until the deadline this only asks for a background full
+    /// collection (requests keep running while it marks; the context's cleanup needs a second one, which the
+    /// next round asks for); only the last check blocks, so that nothing is called leaked too early.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool IsAlive(WeakReference context)
+    private static bool IsAlive(WeakReference context, bool blocking)
     {
-        for (var i = 0; i < 2 && context.IsAlive; i++)
+        if (!context.IsAlive)
+        {
+            return false;
+        }
+
+        if (!blocking)
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
+            return context.IsAlive;
+        }
+
+        for (var i = 0; i < 3 && context.IsAlive; i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
