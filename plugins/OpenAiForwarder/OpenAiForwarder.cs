@@ -35,10 +35,10 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
     public override async Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
         using var message = CreateRequest(request, stream: false);
-        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        using var document = JsonDocument.Parse(body);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var document = await JsonDocument.ParseAsync(body, default, cancellationToken).ConfigureAwait(false);
         return OpenAiWire.ReadCompletion(document.RootElement);
     }
 

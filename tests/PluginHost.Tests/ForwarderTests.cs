@@ -1,0 +1,123 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using OpenAI.Chat;
+using PluginHost.Tests.Infrastructure;
+
+namespace PluginHost.Tests;
+
+/// <summary>The OpenAiForwarder sample against a real OpenAI-compatible upstream on Kestrel.</summary>
+public sealed class ForwarderTests
+{
+    private WebApplication _upstream = null!;
+    private TestProxy _proxy = null!;
+    private readonly List<(string? Authorization, JsonElement Body)> _received = [];
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _upstream = builder.Build();
+        _upstream.MapPost("/v1/chat/completions", UpstreamAsync);
+        await _upstream.StartAsync();
+        var address = _upstream.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+        _proxy = await TestProxy.StartAsync(
+            Yaml.Config(new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream"))),
+            "OpenAiForwarder");
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _proxy.DisposeAsync();
+        await _upstream.DisposeAsync();
+    }
+
+    /// <summary>A tiny upstream: echoes the last message, in two chunks when streaming; "fail" answers 429.</summary>
+    private async Task UpstreamAsync(HttpContext context)
+    {
+        using var body = await JsonDocument.ParseAsync(context.Request.Body);
+        lock (_received)
+        {
+            _received.Add((context.Request.Headers.Authorization.ToString(), body.RootElement.Clone()));
+        }
+
+        var text = LastContent(body.RootElement);
+        if (text == "fail")
+        {
+            context.Response.StatusCode = 429;
+            await context.Response.WriteAsJsonAsync(new { error = new { message = "upstream is busy", type = "rate_limit_error" } });
+            return;
+        }
+
+        if (body.RootElement.TryGetProperty("stream", out var stream) && stream.GetBoolean())
+        {
+            context.Response.ContentType = "text/event-stream";
+            foreach (var piece in new[] { "up:", text })
+            {
+                await context.Response.WriteAsync($"data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{JsonSerializer.Serialize(piece)}}},\"finish_reason\":null}}]}}\n\n");
+                await context.Response.Body.FlushAsync();
+            }
+
+            await context.Response.WriteAsync("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n");
+            await context.Response.WriteAsync("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n");
+            await context.Response.WriteAsync("data: [DONE]\n\n");
+            return;
+        }
+
+        await context.Response.WriteAsync(
+            $"{{\"id\":\"up-1\",\"object\":\"chat.completion\",\"model\":\"real-model\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":{JsonSerializer.Serialize("up:" + text)}}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}}}");
+    }
+
+    private static string? LastContent(JsonElement body) =>
+        body.GetProperty("messages").EnumerateArray().Last().GetProperty("content").GetString();
+
+    [Test]
+    public async Task A_completion_is_forwarded_with_the_upstream_model_and_key_and_answered_as_the_client_model()
+    {
+        var completion = (await _proxy.Chat("gpt").CompleteChatAsync([new UserChatMessage("hello")], new ChatCompletionOptions { Temperature = 0.5f })).Value;
+
+        Assert.That(completion.Content[0].Text, Is.EqualTo("up:hello"));
+        Assert.That(completion.Model, Is.EqualTo("gpt"));
+        Assert.That(completion.Usage.TotalTokenCount, Is.EqualTo(7));
+        var (authorization, body) = _received.Last(r => LastContent(r.Body) == "hello");
+        Assert.That(authorization, Is.EqualTo("Bearer sk-upstream"));
+        Assert.That(body.GetProperty("model").GetString(), Is.EqualTo("gpt-upstream"));
+        Assert.That(body.GetProperty("temperature").GetDouble(), Is.EqualTo(0.5).Within(1e-6));
+    }
+
+    [Test]
+    public async Task A_stream_is_forwarded_chunk_by_chunk_with_finish_reason_and_usage()
+    {
+        var text = new List<string>();
+        ChatFinishReason? finish = null;
+        int? totalTokens = null;
+        // The OpenAI .NET SDK asks for stream_options.include_usage by itself.
+        await foreach (var update in _proxy.Chat("gpt").CompleteChatStreamingAsync([new UserChatMessage("streamed")]))
+        {
+            text.AddRange(update.ContentUpdate.Select(c => c.Text).Where(t => t.Length > 0));
+            finish ??= update.FinishReason;
+            totalTokens ??= update.Usage?.TotalTokenCount;
+        }
+
+        Assert.That(text, Is.EqualTo(new[] { "up:", "streamed" }));
+        Assert.That(finish, Is.EqualTo(ChatFinishReason.Length));
+        Assert.That(totalTokens, Is.EqualTo(7));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task An_upstream_error_keeps_its_status_and_message(bool stream)
+    {
+        using var response = await _proxy.Http.PostAsync(
+            "/v1/chat/completions",
+            new StringContent($$"""{"model":"gpt","stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"fail"}]}"""));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("upstream is busy"));
+    }
+}
