@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace PluginHost.Bench;
+
+/// <summary>
+/// An open-loop load: request i is sent at start + i/rate whatever the earlier ones are doing (so a slow
+/// response cannot hide the queue behind it), each one's latency recorded. wrk2 is not packaged here; this is
+/// the fixed-rate client the latency scenarios need.
+/// </summary>
+internal static class FixedRateLoad
+{
+    public static async Task<LoadResult> RunAsync(ChatClient client, Target target, int rate, TimeSpan duration, string expect)
+    {
+        var body = ChatClient.Body(target.Model, stream: false);
+        var count = (int)(rate * duration.TotalSeconds);
+        var latencies = new double[count];
+        var answers = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var failures = new ConcurrentQueue<string>();
+        var tasks = new Task[count];
+        var interval = Stopwatch.Frequency / (double)rate;
+
+        // The schedule runs on its own thread: sleeping a pool thread would delay the responses it must time.
+        var scheduler = new Thread(() =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++)
+            {
+                var due = start + (long)(i * interval);
+                while (Stopwatch.GetTimestamp() is var now && now < due)
+                {
+                    if (due - now > Stopwatch.Frequency / 700)
+                    {
+                        Thread.Sleep(1);
+                    }
+                    else
+                    {
+                        Thread.Yield();
+                    }
+                }
+
+                tasks[i] = SendAsync(i);
+            }
+        })
+        { IsBackground = true, Name = "fixed-rate scheduler" };
+        scheduler.Start();
+        await Task.Run(scheduler.Join);
+        await Task.WhenAll(tasks);
+        return new LoadResult(latencies, [.. failures], answers);
+
+        async Task SendAsync(int i)
+        {
+            await Task.Yield();
+            var (ms, error, text) = await client.CompleteAsync(target, body, expect);
+            latencies[i] = ms;
+            if (error is not null)
+            {
+                failures.Enqueue(error);
+                return;
+            }
+
+            var at = text.IndexOf(expect, StringComparison.Ordinal);
+            var answer = text.AsSpan(at, Math.Min(expect.Length + 2, text.Length - at)).ToString();
+            answers.AddOrUpdate(answer, 1, (_, n) => n + 1);
+        }
+    }
+}
+
+internal sealed record LoadResult(double[] LatenciesMs, IReadOnlyList<string> Failures, IReadOnlyDictionary<string, int> Answers)
+{
+    public double P50 => Stats.Percentile(LatenciesMs, 50);
+
+    public double P99 => Stats.Percentile(LatenciesMs, 99);
+
+    public double Max => LatenciesMs.Length == 0 ? double.NaN : LatenciesMs.Max();
+}

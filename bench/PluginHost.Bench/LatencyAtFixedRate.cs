@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Text;
+
+namespace PluginHost.Bench;
+
+/// <summary>
+/// The latency a side adds at a fixed, moderate rate (nobody queues): A and B alternated over rounds, the
+/// added p99 taken over all rounds' samples (and per round, to show the spread).
+/// </summary>
+internal static class LatencyAtFixedRate
+{
+    public static async Task<int> RunAsync(BenchArgs args)
+    {
+        var (a, b) = args.Pair();
+        var report = args.Report();
+        var rounds = args.Int("rounds", 3);
+        var rate = args.Int("rate", 500);
+        var duration = TimeSpan.FromSeconds(args.Int("seconds", 10));
+        var target = args.Double("target", 0.3);
+        var expect = args.Optional("expect") ?? "Hi!";
+        using var client = new ChatClient();
+
+        foreach (var side in new[] { a, b })
+        {
+            await FixedRateLoad.RunAsync(client, side, rate, TimeSpan.FromSeconds(2), expect);
+        }
+
+        var all = new Dictionary<Target, List<double>> { [a] = [], [b] = [] };
+        var failures = 0;
+        var details = new StringBuilder($"**{args.String("title")}** — open loop at {rate} req/s, {duration.TotalSeconds:0} s per side per round\n\n| round | {a.Label} p50 | {a.Label} p99 | {b.Label} p50 | {b.Label} p99 | added p99 | failures |\n|---|---|---|---|---|---|---|\n");
+        for (var round = 1; round <= rounds; round++)
+        {
+            var order = round % 2 == 1 ? new[] { a, b } : [b, a];
+            var results = new Dictionary<Target, LoadResult>();
+            foreach (var side in order)
+            {
+                results[side] = await FixedRateLoad.RunAsync(client, side, rate, duration, expect);
+                all[side].AddRange(results[side].LatenciesMs);
+            }
+
+            var roundFailures = results[a].Failures.Count + results[b].Failures.Count;
+            failures += roundFailures;
+            details.Append(CultureInfo.InvariantCulture, $"| {round} | {Report.Ms(results[a].P50)} | {Report.Ms(results[a].P99)} | {Report.Ms(results[b].P50)} | {Report.Ms(results[b].P99)} | {Report.Ms(results[a].P99 - results[b].P99)} | {roundFailures} |\n");
+            foreach (var failure in results[a].Failures.Concat(results[b].Failures).Take(3))
+            {
+                details.Append(CultureInfo.InvariantCulture, $"\nfailure: {failure}\n");
+            }
+        }
+
+        var p99A = Stats.Percentile(all[a], 99);
+        var p99B = Stats.Percentile(all[b], 99);
+        var p50A = Stats.Percentile(all[a], 50);
+        var p50B = Stats.Percentile(all[b], 50);
+        var added = p99A - p99B;
+        details.Append(CultureInfo.InvariantCulture, $"\nAll rounds: {a.Label} p50 {Report.Ms(p50A)}, p99 {Report.Ms(p99A)}; {b.Label} p50 {Report.Ms(p50B)}, p99 {Report.Ms(p99B)}.\n");
+        report.Detail(details.ToString());
+        report.Row(
+            args.String("number"),
+            args.String("title"),
+            $"+{Report.Ms(added)} p99 ({Report.Ms(p99A)} vs {Report.Ms(p99B)}); +{Report.Ms(p50A - p50B)} p50{(failures > 0 ? $"; {failures} failures" : "")}",
+            $"≤ +{Report.F(target, "0.0")} ms p99",
+            added <= target && failures == 0);
+        return 0;
+    }
+}
