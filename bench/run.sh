@@ -177,18 +177,18 @@ run_full() {
   # shellcheck disable=SC2046 # the side arguments are plain words
   {
     bench throughput --number 1 --title 'Hi! handler vs minimal ASP.NET Core app, throughput' \
-      $(proxy_side my-custom-model) $(mini_side baseline) --rounds 3 --seconds 8 --target 0.8
+      $(proxy_side my-custom-model) $(mini_side baseline) --rounds 10 --seconds 3 --target 0.8
     bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, throughput' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 3 --seconds 8 --target 0.5
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --target 0.5
     bench latency --number 2b --title 'forwarder vs direct, added latency at 500 req/s' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 3 --seconds 10 --rate 500 --target 0.3
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --rate 500 --target 0.3
     bench stream --number 3 --title 'streaming through the forwarder vs direct' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 3 --streams 60 --concurrency 4 \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 6 --streams 30 --concurrency 4 \
       --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.5
     bench slow-streams --number 4 --title '1,000 concurrent slow streams on the echo handler' \
       $(proxy_side echo-slow) --streams 1000 --words 20 --delay-ms "$SLOW_DELAY_MS" --pid "$PROXY_PID"
     bench swaps --number 5 --title 'sustained load while the handler DLL is swapped' \
-      $(proxy_side swap) --rounds 2 --seconds 12 --rate 300 --interval-ms 1000 \
+      $(proxy_side swap) --rounds 4 --seconds 6 --rate 300 --interval-ms 800 \
       --plugin-dll "$WORK/plugins/SwapHandler/SwapHandler.dll" \
       --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll" \
       --plugins-url "http://127.0.0.1:$PROXY_PORT/plugins"
@@ -232,6 +232,7 @@ write_results() {
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- machine: $(nproc) CPUs ($cpu), $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); .NET $(dotnet --version)"
+    echo "- other load on the machine (shared): load average $LOAD_BEFORE before the run, $(cut -d' ' -f1-3 /proc/loadavg) after"
     echo "- pinning: proxy and minimal app on CPU $SERVER_CPU (taskset), load generator (wrk / PluginHost.Bench) on CPU $LOAD_CPU"
     echo "- command: \`$command\`"
     echo
@@ -262,6 +263,7 @@ refresh_benchmarks_md() {
 
 main() {
   parse_args "$@"
+  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
   CHUNKS=20
   CHUNK_DELAY_MS=10
   SLOW_DELAY_MS=300

@@ -49,7 +49,7 @@ internal static class StreamTiming
             details.Append(CultureInfo.InvariantCulture, $"| {side.Label} | {s.Ok}/{s.Total} | {Report.Ms(s.FirstP50)} | {Report.Ms(s.FirstP99)} | {Report.Ms(s.TransitP50)} | {Report.Ms(s.TransitP99)} | {Report.Ms(s.GapP50)} | {Report.F(s.GapP1, "0.0")}–{Report.F(s.GapP99, "0.0")} ms | {s.Coalesced} |\n");
         }
 
-        details.Append("\nChunk transit: from the upstream writing a chunk to the client reading it, per chunk (the upstream stamps each token with its Stopwatch time; both run on this machine's monotonic clock).\n");
+        details.Append("\nChunk transit: from the upstream writing a chunk to the client reading it, per chunk (the upstream stamps each token with its Stopwatch time; both run on this machine's monotonic clock). A proxy that buffered would add about one chunk interval to it. \"Read together\": chunks that reached the client in the same read as an earlier one; it happens on the direct path too whenever the client is descheduled for longer than a chunk interval.\n");
         foreach (var error in traces[a].Concat(traces[b]).Select(t => t.Error).OfType<string>().Distinct().Take(3))
         {
             details.Append(CultureInfo.InvariantCulture, $"\nfailure: {error}\n");
@@ -64,9 +64,9 @@ internal static class StreamTiming
         report.Row(
             args.String("number"),
             args.String("title"),
-            $"first chunk +{Report.Ms(addedFirst)} p50 (+{Report.Ms(sa.FirstP99 - sb.FirstP99)} p99); each chunk +{Report.Ms(addedTransit)} p50 (+{Report.Ms(sa.TransitP99 - sb.TransitP99)} p99) in transit; gap p50 {Report.Ms(sa.GapP50)} vs {Report.Ms(sb.GapP50)}; {sa.Coalesced} chunks glued; {sa.Ok}/{sa.Total} streams intact",
-            $"≤ +{Report.F(target, "0.0")} ms first chunk; each chunk forwarded as it arrives (≤ +{Report.F(target, "0.0")} ms transit p50, none glued)",
-            allOk && addedFirst <= target && addedTransit <= target && sa.Coalesced == 0);
+            $"first chunk +{Report.Ms(addedFirst)} p50 (+{Report.Ms(sa.FirstP99 - sb.FirstP99)} p99); each chunk +{Report.Ms(addedTransit)} p50 (+{Report.Ms(sa.TransitP99 - sb.TransitP99)} p99) in transit; gap p50 {Report.Ms(sa.GapP50)} vs {Report.Ms(sb.GapP50)}; {sa.Coalesced} vs {sb.Coalesced} chunks read together with another; {sa.Ok}/{sa.Total} streams intact",
+            $"≤ +{Report.F(target, "0.0")} ms first chunk; each chunk forwarded as it arrives (≤ +{Report.F(target, "0.0")} ms transit p50)",
+            allOk && addedFirst <= target && addedTransit <= target);
         return 0;
     }
 
