@@ -284,4 +284,7 @@ main() {
   fi
 }
 
-main "$@"
+# bench/profile.sh sources this file for its functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi

@@ -21,10 +21,12 @@ internal static partial class Throughput
         var target = args.Double("target", 0.8);
         var scripts = new Dictionary<Target, string> { [a] = WriteScript(a), [b] = WriteScript(b) };
 
-        // Warm both sides (JIT, tiering, connection pools) before anything is measured.
+        // Warm both sides before anything is measured: tiered JIT keeps promoting methods for tens of seconds
+        // under load (more of them on the proxy's longer path), and the connection pools fill.
+        var warmup = args.Int("warmup", 10);
         foreach (var side in new[] { a, b })
         {
-            await WrkAsync(side, scripts[side], Math.Min(seconds, 3), connections);
+            await WrkAsync(side, scripts[side], warmup, connections);
         }
 
         var ratios = new List<double>();
