@@ -93,6 +93,8 @@ profile_main() {
     load_with_counters "proxy, Hi! handler" "$PROXY_PID" "$proxy" my-custom-model "$KEY"
     load_with_counters "proxy, forwarder (proxy process only)" "$PROXY_PID" "$proxy" upstream-gpt "$KEY"
     echo
+    taskset -c "$LOAD_CPU" "$BENCH_EXE" alloc --out "$WORK/alloc" >/dev/null
+    cat "$WORK/alloc/details.md"
     perf_top "minimal app" "$mini_pid" "$direct" gpt-4o-mini "$UPSTREAM_KEY"
     perf_top "proxy, Hi! handler" "$PROXY_PID" "$proxy" my-custom-model "$KEY"
     perf_top "proxy, forwarder (proxy process only)" "$PROXY_PID" "$proxy" upstream-gpt "$KEY"

@@ -103,6 +103,14 @@ start() {
   log "$name listening on 127.0.0.1:$port (pid $!, CPU $SERVER_CPU)"
 }
 
+# Stops the server started last (so it does not reload beside the others in later scenarios).
+stop_last() {
+  local pid="${PIDS[-1]}"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset 'PIDS[-1]'
+}
+
 # The proxy's plugins folder: the three samples plus the bench's swap handler (v1), built files only.
 write_plugins_and_config() {
   local name
@@ -185,8 +193,14 @@ run_full() {
     bench stream --number 3 --title 'streaming through the forwarder vs direct' \
       $(proxy_side upstream-gpt) $(mini_side direct) --rounds 6 --streams 30 --concurrency 4 \
       --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.5
+    # A fresh proxy: after the loads above its heap and pools are grown, and RSS would not move at all.
+    local fresh_port
+    fresh_port="$(free_port)"
+    start proxy-fresh "$fresh_port" $(proxy_command "$fresh_port")
     bench slow-streams --number 4 --title '1,000 concurrent slow streams on the echo handler' \
-      $(proxy_side echo-slow) --streams 1000 --words 20 --delay-ms "$SLOW_DELAY_MS" --pid "$PROXY_PID"
+      --a-label proxy --a-url "http://127.0.0.1:$fresh_port/v1/chat/completions" --a-key "$KEY" --a-model echo-slow \
+      --streams 1000 --words 20 --delay-ms "$SLOW_DELAY_MS" --pid "${PIDS[-1]}"
+    stop_last
     bench swaps --number 5 --title 'sustained load while the handler DLL is swapped' \
       $(proxy_side swap) --rounds 4 --seconds 6 --rate 300 --interval-ms 800 \
       --plugin-dll "$WORK/plugins/SwapHandler/SwapHandler.dll" \

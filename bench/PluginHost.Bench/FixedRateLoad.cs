@@ -21,9 +21,9 @@ internal static class FixedRateLoad
         var interval = Stopwatch.Frequency / (double)rate;
 
         // The schedule runs on its own thread: sleeping a pool thread would delay the responses it must time.
+        var start = Stopwatch.GetTimestamp();
         var scheduler = new Thread(() =>
         {
-            var start = Stopwatch.GetTimestamp();
             for (var i = 0; i < count; i++)
             {
                 var due = start + (long)(i * interval);
@@ -41,7 +41,7 @@ internal static class FixedRateLoad
         scheduler.Start();
         await Task.Run(scheduler.Join);
         await Task.WhenAll(tasks);
-        return new LoadResult(latencies, [.. failures], answers);
+        return new LoadResult(latencies, [.. failures], answers, start, interval);
 
         async Task SendAsync(int i)
         {
@@ -61,8 +61,11 @@ internal static class FixedRateLoad
     }
 }
 
-internal sealed record LoadResult(double[] LatenciesMs, IReadOnlyList<string> Failures, IReadOnlyDictionary<string, int> Answers)
+/// <summary>Latencies by request index; request i was due at <paramref name="Start"/> + i × <paramref name="Interval"/> (Stopwatch ticks).</summary>
+internal sealed record LoadResult(double[] LatenciesMs, IReadOnlyList<string> Failures, IReadOnlyDictionary<string, int> Answers, long Start, double Interval)
 {
+    public long DueAt(int index) => Start + (long)(index * Interval);
+
     public double P50 => Stats.Percentile(LatenciesMs, 50);
 
     public double P99 => Stats.Percentile(LatenciesMs, 99);

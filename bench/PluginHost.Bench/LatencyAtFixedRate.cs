@@ -28,6 +28,7 @@ internal static class LatencyAtFixedRate
 
         var all = new Dictionary<Target, List<double>> { [a] = [], [b] = [] };
         var addedPerRound = new List<double>();
+        var p99PerRound = new Dictionary<Target, List<double>> { [a] = [], [b] = [] };
         var failures = 0;
         var details = new StringBuilder($"**{args.String("title")}** — open loop at {rate} req/s, {duration.TotalSeconds:0} s per side per round\n\n| round | {a.Label} p50 | {a.Label} p99 | {b.Label} p50 | {b.Label} p99 | added p99 | failures |\n|---|---|---|---|---|---|---|\n");
         for (var round = 1; round <= rounds; round++)
@@ -41,6 +42,8 @@ internal static class LatencyAtFixedRate
             }
 
             addedPerRound.Add(results[a].P99 - results[b].P99);
+            p99PerRound[a].Add(results[a].P99);
+            p99PerRound[b].Add(results[b].P99);
             var roundFailures = results[a].Failures.Count + results[b].Failures.Count;
             failures += roundFailures;
             details.Append(CultureInfo.InvariantCulture, $"| {round} | {Report.Ms(results[a].P50)} | {Report.Ms(results[a].P99)} | {Report.Ms(results[b].P50)} | {Report.Ms(results[b].P99)} | {Report.Ms(results[a].P99 - results[b].P99)} | {roundFailures} |\n");
@@ -54,13 +57,18 @@ internal static class LatencyAtFixedRate
         var p99B = Stats.Percentile(all[b], 99);
         var p50A = Stats.Percentile(all[a], 50);
         var p50B = Stats.Percentile(all[b], 50);
-        var added = Stats.Median(addedPerRound);
-        details.Append(CultureInfo.InvariantCulture, $"\nAll rounds: {a.Label} p50 {Report.Ms(p50A)}, p99 {Report.Ms(p99A)}; {b.Label} p50 {Report.Ms(p50B)}, p99 {Report.Ms(p99B)}. Median of the rounds' added p99: {Report.Ms(added)}.\n");
+        // Two estimates of the added p99, both robust to a round that a neighbour's CPU burst hit: the median of
+        // the rounds' differences, and the difference of each side's median round p99. The verdict takes the worse.
+        var addedPaired = Stats.Median(addedPerRound);
+        var addedMedians = Stats.Median(p99PerRound[a]) - Stats.Median(p99PerRound[b]);
+        var added = Math.Max(addedPaired, addedMedians);
+        var p90Added = Stats.Percentile(all[a], 90) - Stats.Percentile(all[b], 90);
+        details.Append(CultureInfo.InvariantCulture, $"\nAll rounds: {a.Label} p50 {Report.Ms(p50A)}, p90 {Report.Ms(Stats.Percentile(all[a], 90))}, p99 {Report.Ms(p99A)}; {b.Label} p50 {Report.Ms(p50B)}, p90 {Report.Ms(Stats.Percentile(all[b], 90))}, p99 {Report.Ms(p99B)}. Added p99: median of the rounds' differences {Report.Ms(addedPaired)}; difference of the sides' median round p99 {Report.Ms(Stats.Median(p99PerRound[a]))} − {Report.Ms(Stats.Median(p99PerRound[b]))} = {Report.Ms(addedMedians)}.\n");
         report.Detail(details.ToString());
         report.Row(
             args.String("number"),
             args.String("title"),
-            $"+{Report.Ms(added)} p99 (median of {rounds} rounds; over all samples {Report.Ms(p99A)} vs {Report.Ms(p99B)}); +{Report.Ms(p50A - p50B)} p50{(failures > 0 ? $"; {failures} failures" : "")}",
+            $"+{Report.Ms(added)} p99 (the worse of two robust estimates: {Report.Ms(addedPaired)}, {Report.Ms(addedMedians)}); +{Report.Ms(p90Added)} p90; +{Report.Ms(p50A - p50B)} p50{(failures > 0 ? $"; {failures} failures" : "")}",
             $"≤ +{Report.F(target, "0.0")} ms p99",
             added <= target && failures == 0);
         return 0;

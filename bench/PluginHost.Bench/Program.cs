@@ -12,6 +12,7 @@ return command switch
     "swaps" => await SwapsUnderLoad.RunAsync(options),
     "cycles" => await UnloadCycles.RunAsync(options),
     "startup" => await StartupTime.RunAsync(options),
+    "alloc" => await HotPathAllocations.RunAsync(options),
     _ => Usage(),
 };
 

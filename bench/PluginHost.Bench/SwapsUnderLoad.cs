@@ -34,6 +34,8 @@ internal static class SwapsUnderLoad
         var answers = new Dictionary<string, int>(StringComparer.Ordinal);
         var swaps = 0;
         var inPlace = 0;
+        var swapTimes = new List<long>();
+        var slow = new List<string>();
         var details = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"**{args.String("title")}** — open loop at {rate} req/s, {phase.TotalSeconds:0} s phases, the DLL overwritten every {interval.TotalMilliseconds:0} ms in swap phases\n\n| round | phase | p50 | p99 | max | failures | swaps |\n|---|---|---|---|---|---|---|\n"));
         for (var round = 1; round <= rounds; round++)
         {
@@ -54,6 +56,7 @@ internal static class SwapsUnderLoad
                 swaps += done;
                 (withSwaps ? swapping : steady).AddRange(result.LatenciesMs);
                 roundP99[withSwaps ? 1 : 0] = result.P99;
+                slow.AddRange(DescribeSlow(result, swapTimes, withSwaps ? "swaps" : "steady", round));
                 failures.AddRange(result.Failures);
                 foreach (var (answer, n) in result.Answers)
                 {
@@ -73,6 +76,9 @@ internal static class SwapsUnderLoad
         var p99Swaps = Stats.Percentile(swapping, 99);
         var ratio = Stats.Median(ratios);
         details.Append(CultureInfo.InvariantCulture, $"\nAnswers seen: {string.Join(", ", answers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"\"{p.Key}\" ×{p.Value}"))}. Retired SwapHandler versions by state (GET /plugins): {string.Join(", ", states.Select(p => $"{p.Key} {p.Value}"))}.\n");
+        details.Append(slow.Count == 0
+            ? "\nNo request took over 100 ms.\n"
+            : $"\nRequests over 100 ms, with when they were sent relative to the last DLL overwrite: {string.Join("; ", slow.Take(20))}{(slow.Count > 20 ? $" … ({slow.Count} in all)" : "")}.\n");
         foreach (var failure in failures.Distinct().Take(5))
         {
             details.Append(CultureInfo.InvariantCulture, $"\nfailure: {failure}\n");
@@ -97,6 +103,11 @@ internal static class SwapsUnderLoad
                     await Task.Delay(interval, cancellationToken);
                     inPlace = 1 - inPlace;
                     File.Copy(versions[inPlace], destination, overwrite: true);
+                    lock (swapTimes)
+                    {
+                        swapTimes.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+                    }
+
                     count++;
                 }
             }
@@ -123,5 +134,27 @@ internal static class SwapsUnderLoad
         }
 
         return states;
+    }
+
+    private static IEnumerable<string> DescribeSlow(LoadResult result, List<long> swapTimes, string phase, int round)
+    {
+        long[] swaps;
+        lock (swapTimes)
+        {
+            swaps = [.. swapTimes];
+        }
+
+        for (var i = 0; i < result.LatenciesMs.Length; i++)
+        {
+            if (result.LatenciesMs[i] <= 100)
+            {
+                continue;
+            }
+
+            var sent = result.DueAt(i);
+            var last = swaps.Where(t => t <= sent).DefaultIfEmpty(long.MinValue).Max();
+            var since = last == long.MinValue ? "no overwrite yet" : $"{System.Diagnostics.Stopwatch.GetElapsedTime(last, sent).TotalMilliseconds:0} ms after one";
+            yield return string.Create(CultureInfo.InvariantCulture, $"{result.LatenciesMs[i]:0} ms (round {round} {phase}, {since})");
+        }
     }
 }
