@@ -77,7 +77,8 @@ profile_main() {
   SLOW_DELAY_MS=300
   install_tools
   install_profilers
-  export DOTNET_PerfMapEnabled=1
+  # Name JIT-compiled frames in perf: the perf map, and no W^X double mapping (which hides the code from it).
+  export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
   build
   start_servers
   local mini_pid="${PIDS[0]}" proxy="http://127.0.0.1:$PROXY_PORT/v1/chat/completions" direct="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"

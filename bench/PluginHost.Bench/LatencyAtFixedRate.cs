@@ -46,7 +46,7 @@ internal static class LatencyAtFixedRate
             p99PerRound[b].Add(results[b].P99);
             var roundFailures = results[a].Failures.Count + results[b].Failures.Count;
             failures += roundFailures;
-            details.Append(CultureInfo.InvariantCulture, $"| {round} | {Report.Ms(results[a].P50)} | {Report.Ms(results[a].P99)} | {Report.Ms(results[b].P50)} | {Report.Ms(results[b].P99)} | {Report.Ms(results[a].P99 - results[b].P99)} | {roundFailures} |\n");
+            details.Append(CultureInfo.InvariantCulture, $"| {round} | {Report.Ms(results[a].P50)} | {Report.Ms(results[a].P99)} | {Report.Ms(results[b].P50)} | {Report.Ms(results[b].P99)} | {Report.SignedMs(results[a].P99 - results[b].P99)} | {roundFailures} |\n");
             foreach (var failure in results[a].Failures.Concat(results[b].Failures).Take(3))
             {
                 details.Append(CultureInfo.InvariantCulture, $"\nfailure: {failure}\n");
@@ -63,12 +63,12 @@ internal static class LatencyAtFixedRate
         var addedMedians = Stats.Median(p99PerRound[a]) - Stats.Median(p99PerRound[b]);
         var added = Math.Max(addedPaired, addedMedians);
         var p90Added = Stats.Percentile(all[a], 90) - Stats.Percentile(all[b], 90);
-        details.Append(CultureInfo.InvariantCulture, $"\nAll rounds: {a.Label} p50 {Report.Ms(p50A)}, p90 {Report.Ms(Stats.Percentile(all[a], 90))}, p99 {Report.Ms(p99A)}; {b.Label} p50 {Report.Ms(p50B)}, p90 {Report.Ms(Stats.Percentile(all[b], 90))}, p99 {Report.Ms(p99B)}. Added p99: median of the rounds' differences {Report.Ms(addedPaired)}; difference of the sides' median round p99 {Report.Ms(Stats.Median(p99PerRound[a]))} − {Report.Ms(Stats.Median(p99PerRound[b]))} = {Report.Ms(addedMedians)}.\n");
+        details.Append(CultureInfo.InvariantCulture, $"\nAll rounds: {a.Label} p50 {Report.Ms(p50A)}, p90 {Report.Ms(Stats.Percentile(all[a], 90))}, p99 {Report.Ms(p99A)}; {b.Label} p50 {Report.Ms(p50B)}, p90 {Report.Ms(Stats.Percentile(all[b], 90))}, p99 {Report.Ms(p99B)}. Added p99: median of the rounds' differences {Report.SignedMs(addedPaired)}; difference of the sides' median round p99 {Report.Ms(Stats.Median(p99PerRound[a]))} − {Report.Ms(Stats.Median(p99PerRound[b]))} = {Report.SignedMs(addedMedians)}.\n");
         report.Detail(details.ToString());
         report.Row(
             args.String("number"),
             args.String("title"),
-            $"+{Report.Ms(added)} p99 (the worse of two robust estimates: {Report.Ms(addedPaired)}, {Report.Ms(addedMedians)}); +{Report.Ms(p90Added)} p90; +{Report.Ms(p50A - p50B)} p50{(failures > 0 ? $"; {failures} failures" : "")}",
+            $"{Report.SignedMs(added)} p99 (the worse of two robust estimates: {Report.SignedMs(addedPaired)}, {Report.SignedMs(addedMedians)}); {Report.SignedMs(p90Added)} p90; {Report.SignedMs(p50A - p50B)} p50{(failures > 0 ? $"; {failures} failures" : "")}",
             $"≤ +{Report.F(target, "0.0")} ms p99",
             added <= target && failures == 0);
         return 0;

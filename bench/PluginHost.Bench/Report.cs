@@ -29,5 +29,8 @@ internal sealed class Report(string directory)
 
     public static string Ms(double value) => value.ToString(value < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture) + " ms";
 
+    /// <summary>A difference in milliseconds, always signed: "+0.107 ms", "−0.084 ms".</summary>
+    public static string SignedMs(double value) => (value < 0 ? "−" : "+") + Ms(Math.Abs(value));
+
     public static string F(double value, string format = "0.00") => value.ToString(format, CultureInfo.InvariantCulture);
 }

@@ -64,7 +64,7 @@ internal static class StreamTiming
         report.Row(
             args.String("number"),
             args.String("title"),
-            $"first chunk +{Report.Ms(addedFirst)} p50 (+{Report.Ms(sa.FirstP99 - sb.FirstP99)} p99); each chunk +{Report.Ms(addedTransit)} p50 (+{Report.Ms(sa.TransitP99 - sb.TransitP99)} p99) in transit; gap p50 {Report.Ms(sa.GapP50)} vs {Report.Ms(sb.GapP50)}; {sa.Coalesced} vs {sb.Coalesced} chunks read together with another; {sa.Ok}/{sa.Total} streams intact",
+            $"first chunk {Report.SignedMs(addedFirst)} p50 ({Report.SignedMs(sa.FirstP99 - sb.FirstP99)} p99); each chunk {Report.SignedMs(addedTransit)} p50 ({Report.SignedMs(sa.TransitP99 - sb.TransitP99)} p99) in transit; gap p50 {Report.Ms(sa.GapP50)} vs {Report.Ms(sb.GapP50)}; {sa.Coalesced} vs {sb.Coalesced} chunks read together with another; {sa.Ok}/{sa.Total} streams intact",
             $"≤ +{Report.F(target, "0.0")} ms first chunk; each chunk forwarded as it arrives (≤ +{Report.F(target, "0.0")} ms transit p50)",
             allOk && addedFirst <= target && addedTransit <= target);
         return 0;
