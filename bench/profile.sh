@@ -65,7 +65,8 @@ perf_top() {
   # head closes the pipe early: that is not a failure.
   perf report -i "$data" --no-children --sort dso --stdio -g none 2>/dev/null | grep '%' | head -8 || true
   echo
-  perf report -i "$data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep '%' | head -40 || true
+  perf report -i "$data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep '%' \
+    | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -40 || true
   echo '```'
   echo
 }

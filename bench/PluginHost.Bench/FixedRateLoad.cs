@@ -22,6 +22,7 @@ internal static class FixedRateLoad
 
         // The schedule runs on its own thread: sleeping a pool thread would delay the responses it must time.
         var start = Stopwatch.GetTimestamp();
+        var scheduled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var scheduler = new Thread(() =>
         {
             for (var i = 0; i < count; i++)
@@ -36,10 +37,14 @@ internal static class FixedRateLoad
 
                 tasks[i] = SendAsync(i);
             }
+
+            scheduled.SetResult();
         })
         { IsBackground = true, Name = "fixed-rate scheduler" };
         scheduler.Start();
-        await Task.Run(scheduler.Join);
+        // Never block a pool thread to wait for the schedule: pinned to one CPU the pool starts with one thread,
+        // and a blocked one stalls every response until the pool injects another (~1 s).
+        await scheduled.Task;
         await Task.WhenAll(tasks);
         return new LoadResult(latencies, [.. failures], answers, start, interval);
 

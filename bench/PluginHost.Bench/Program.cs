@@ -1,6 +1,10 @@
 using PluginHost.Bench;
 
 // One measuring program, one subcommand per kind of measurement; bench/run.sh starts the servers and calls these.
+// Pinned to one CPU, the thread pool would start with a single thread and add more only slowly: a load
+// generator must not make its own requests wait for threads.
+ThreadPool.GetMinThreads(out var workers, out var io);
+ThreadPool.SetMinThreads(Math.Max(workers, 16), Math.Max(io, 16));
 var command = args.Length > 0 ? args[0] : "help";
 var options = BenchArgs.Parse(args.Skip(1).ToArray());
 return command switch
