@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace PluginHost.Bench;
+
+/// <summary>
+/// A fixed-rate load on the swap handler, in phases with and without its DLL being overwritten in the
+/// plugins folder every <c>interval-ms</c> (v1, v2, v1…; the host's watcher reloads it). Every request must
+/// succeed; the p99 of the swap phases is compared with the p99 of the steady ones. Phases alternate over rounds.
+/// </summary>
+internal static class SwapsUnderLoad
+{
+    public static async Task<int> RunAsync(BenchArgs args)
+    {
+        var target = args.Target('a');
+        var report = args.Report();
+        var rounds = args.Int("rounds", 2);
+        var rate = args.Int("rate", 300);
+        var phase = TimeSpan.FromSeconds(args.Int("seconds", 12));
+        var interval = TimeSpan.FromMilliseconds(args.Int("interval-ms", 1000));
+        var destination = args.String("plugin-dll");
+        string[] versions = [args.String("v1"), args.String("v2")];
+        using var client = new ChatClient();
+
+        File.Copy(versions[0], destination, overwrite: true);
+        await Task.Delay(1000);
+        await FixedRateLoad.RunAsync(client, target, rate, TimeSpan.FromSeconds(2), "swap v");
+
+        var ratios = new List<double>();
+        var steady = new List<double>();
+        var swapping = new List<double>();
+        var failures = new List<string>();
+        var answers = new Dictionary<string, int>(StringComparer.Ordinal);
+        var swaps = 0;
+        var inPlace = 0;
+        var swapTimes = new List<long>();
+        var slow = new List<string>();
+        var details = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"**{args.String("title")}** — open loop at {rate} req/s, {phase.TotalSeconds:0} s phases, the DLL overwritten every {interval.TotalMilliseconds:0} ms in swap phases\n\n| round | phase | p50 | p99 | max | failures | swaps |\n|---|---|---|---|---|---|---|\n"));
+        for (var round = 1; round <= rounds; round++)
+        {
+            var roundP99 = new double[2];
+            foreach (var withSwaps in round % 2 == 1 ? new[] { false, true } : [true, false])
+            {
+                using var stop = new CancellationTokenSource();
+                var swapper = withSwaps ? SwapAsync(stop.Token) : Task.FromResult(0);
+                var result = await FixedRateLoad.RunAsync(client, target, rate, phase, "swap v");
+                await stop.CancelAsync();
+                var done = await swapper;
+                if (withSwaps)
+                {
+                    // Let the last reload and unload finish, so the next steady phase is steady.
+                    await Task.Delay(1500);
+                }
+
+                swaps += done;
+                (withSwaps ? swapping : steady).AddRange(result.LatenciesMs);
+                roundP99[withSwaps ? 1 : 0] = result.P99;
+                slow.AddRange(DescribeSlow(result, swapTimes, withSwaps ? "swaps" : "steady", round));
+                failures.AddRange(result.Failures);
+                foreach (var (answer, n) in result.Answers)
+                {
+                    answers[answer] = answers.GetValueOrDefault(answer) + n;
+                }
+
+                details.Append(CultureInfo.InvariantCulture, $"| {round} | {(withSwaps ? "swaps" : "steady")} | {Report.Ms(result.P50)} | {Report.Ms(result.P99)} | {Report.Ms(result.Max)} | {result.Failures.Count} | {done} |\n");
+            }
+
+            ratios.Add(roundP99[1] / roundP99[0]);
+        }
+
+        // Give the last swap time to settle, then ask the host what became of every retired version.
+        await Task.Delay(3000);
+        var states = await RetiredStatesAsync(client, args.String("plugins-url"), target.Key);
+        var p99Steady = Stats.Percentile(steady, 99);
+        var p99Swaps = Stats.Percentile(swapping, 99);
+        var ratio = Stats.Median(ratios);
+        details.Append(CultureInfo.InvariantCulture, $"\nAnswers seen: {string.Join(", ", answers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"\"{p.Key}\" ×{p.Value}"))}. Retired SwapHandler versions by state (GET /plugins): {string.Join(", ", states.Select(p => $"{p.Key} {p.Value}"))}.\n");
+        details.Append(slow.Count == 0
+            ? "\nNo request took over 100 ms.\n"
+            : $"\nRequests over 100 ms, with when they were sent relative to the last DLL overwrite: {string.Join("; ", slow.Take(20))}{(slow.Count > 20 ? $" … ({slow.Count} in all)" : "")}.\n");
+        foreach (var failure in failures.Distinct().Take(5))
+        {
+            details.Append(CultureInfo.InvariantCulture, $"\nfailure: {failure}\n");
+        }
+
+        report.Detail(details.ToString());
+        report.Row(
+            args.String("number"),
+            args.String("title"),
+            $"{failures.Count} failed of {steady.Count + swapping.Count}; {swaps} swaps; p99 with swaps / steady: {Report.F(ratio)}× (median of {rounds} rounds; over all samples {Report.Ms(p99Swaps)} vs {Report.Ms(p99Steady)})",
+            "0 failed; ≥ 20 swaps; p99 ≤ 2×",
+            failures.Count == 0 && swaps >= 20 && ratio <= 2);
+        return 0;
+
+        async Task<int> SwapAsync(CancellationToken cancellationToken)
+        {
+            var count = 0;
+            try
+            {
+                while (true)
+                {
+                    await Task.Delay(interval, cancellationToken);
+                    inPlace = 1 - inPlace;
+                    File.Copy(versions[inPlace], destination, overwrite: true);
+                    lock (swapTimes)
+                    {
+                        swapTimes.Add(System.Diagnostics.Stopwatch.GetTimestamp());
+                    }
+
+                    count++;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The load phase is over.
+            }
+
+            return count;
+        }
+    }
+
+    private static async Task<SortedDictionary<string, int>> RetiredStatesAsync(ChatClient client, string url, string? key)
+    {
+        using var status = await client.GetJsonAsync(url, key);
+        var states = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var plugin in status.RootElement.GetProperty("retired").EnumerateArray())
+        {
+            if (plugin.GetProperty("name").GetString() == "SwapHandler")
+            {
+                var state = plugin.GetProperty("state").GetString() ?? "?";
+                states[state] = states.GetValueOrDefault(state) + 1;
+            }
+        }
+
+        return states;
+    }
+
+    private static IEnumerable<string> DescribeSlow(LoadResult result, List<long> swapTimes, string phase, int round)
+    {
+        long[] swaps;
+        lock (swapTimes)
+        {
+            swaps = [.. swapTimes];
+        }
+
+        for (var i = 0; i < result.LatenciesMs.Length; i++)
+        {
+            if (result.LatenciesMs[i] <= 100)
+            {
+                continue;
+            }
+
+            var sent = result.DueAt(i);
+            var last = swaps.Where(t => t <= sent).DefaultIfEmpty(long.MinValue).Max();
+            var since = last == long.MinValue ? "no overwrite yet" : $"{System.Diagnostics.Stopwatch.GetElapsedTime(last, sent).TotalMilliseconds:0} ms after one";
+            yield return string.Create(CultureInfo.InvariantCulture, $"{result.LatenciesMs[i]:0} ms (round {round} {phase}, {since})");
+        }
+    }
+}

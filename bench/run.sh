@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# PluginHost benchmarks (issue 6). One command, under 10 minutes on a 2-core machine:
+#
+#   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
+#   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
+#                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
+#
+# Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
+# and the forwarder's mock upstream) on 127.0.0.1 pinned to CPU 0, runs the measuring client
+# (bench/PluginHost.Bench, which drives wrk) pinned to CPU 1, and stops everything it started on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="full"
+SERVER_CPU=0
+LOAD_CPU=1
+KEY="sk-1234"
+UPSTREAM_KEY="sk-upstream"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/pluginhost-bench.XXXXXX")"
+PIDS=()
+
+PROXY_EXE="$ROOT/artifacts/bin/PluginHost/release/PluginHost"
+MINI_EXE="$ROOT/artifacts/bin/MiniOpenAi/release/MiniOpenAi"
+BENCH_EXE="$ROOT/artifacts/bin/PluginHost.Bench/release/PluginHost.Bench"
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+parse_args() {
+  case "${1:-}" in
+    "") ;;
+    --smoke) MODE="smoke" ;;
+    *) echo "usage: bash bench/run.sh [--smoke]" >&2; exit 2 ;;
+  esac
+  if [[ "$(nproc)" -lt 2 ]]; then
+    log "only one CPU: servers and load generator share it (ratios still compare like with like)"
+    LOAD_CPU=0
+  fi
+}
+
+install_tools() {
+  if [[ "$MODE" == "full" ]] && ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  fi
+}
+
+build() {
+  log "building Release (host, sample plugins, bench apps, swap handler v1 and v2)"
+  local out="$WORK/build.log"
+  if ! { dotnet build "$ROOT/bench/bench.slnx" -c Release \
+      && dotnet build "$ROOT/bench/SwapHandler" -c Release -p:SwapVersion=1 -p:SwapOutDir="$WORK/swap-v1/" \
+      && dotnet build "$ROOT/bench/SwapHandler" -c Release -p:SwapVersion=2 -p:SwapOutDir="$WORK/swap-v2/"; } >"$out" 2>&1; then
+    tail -n 40 "$out" >&2
+    exit 1
+  fi
+}
+
+# A port nothing listens on (bash's /dev/tcp connect fails on a free one).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+}
+
+wait_for_port() {
+  local name="$1" port="$2" tries=300
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    tries=$((tries - 1))
+    if [[ $tries -eq 0 ]]; then
+      log "$name did not listen on $port; its log:"
+      cat "$WORK/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
+
+# start NAME PORT COMMAND...: runs a server on the server CPU, remembered for cleanup.
+start() {
+  local name="$1" port="$2"
+  shift 2
+  taskset -c "$SERVER_CPU" "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=("$!")
+  wait_for_port "$name" "$port"
+  log "$name listening on 127.0.0.1:$port (pid $!, CPU $SERVER_CPU)"
+}
+
+# Stops the server started last (so it does not reload beside the others in later scenarios).
+stop_last() {
+  local pid="${PIDS[-1]}"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset 'PIDS[-1]'
+}
+
+# The proxy's plugins folder: the three samples plus the bench's swap handler (v1), built files only.
+write_plugins_and_config() {
+  local name
+  for name in HiHandler EchoHandler OpenAiForwarder; do
+    mkdir -p "$WORK/plugins/$name"
+    cp "$ROOT/plugins/$name/$name.dll" "$ROOT/plugins/$name/$name.deps.json" "$WORK/plugins/$name/"
+  done
+  mkdir -p "$WORK/plugins/SwapHandler"
+  cp "$WORK/swap-v1/SwapHandler.dll" "$WORK/swap-v1/SwapHandler.deps.json" "$WORK/plugins/SwapHandler/"
+
+  cat >"$WORK/bench.yaml" <<EOF
+model_list:
+  - model_name: my-custom-model
+    litellm_params:
+      model: my-custom-llm/my-model
+  - model_name: upstream-gpt
+    litellm_params:
+      model: openai-forwarder/gpt-4o-mini
+      api_base: http://127.0.0.1:$MOCK_PORT/v1
+      api_key: $UPSTREAM_KEY
+  - model_name: echo-slow
+    litellm_params:
+      model: echo/echo-1
+      delay_ms: $SLOW_DELAY_MS
+  - model_name: swap
+    litellm_params:
+      model: swap/swap-1
+litellm_settings:
+  custom_provider_map:
+    - provider: my-custom-llm
+      custom_handler: HiHandler
+    - provider: openai-forwarder
+      custom_handler: OpenAiForwarder
+    - provider: echo
+      custom_handler: EchoHandler
+    - provider: swap
+      custom_handler: SwapHandler
+general_settings:
+  master_key: $KEY
+EOF
+}
+
+proxy_command() {
+  echo "$PROXY_EXE --config $WORK/bench.yaml --plugins $WORK/plugins --host 127.0.0.1 --port $1"
+}
+
+mini_command() {
+  echo "$MINI_EXE --port $1 --key $UPSTREAM_KEY --chunks $CHUNKS --chunk-delay-ms $CHUNK_DELAY_MS --first-chunk-delay-ms 2"
+}
+
+start_servers() {
+  MOCK_PORT="$(free_port)"
+  PROXY_PORT="$(free_port)"
+  write_plugins_and_config
+  # shellcheck disable=SC2046 # the commands are plain words (paths from mktemp and the repository)
+  start mini "$MOCK_PORT" $(mini_command "$MOCK_PORT")
+  # shellcheck disable=SC2046
+  start proxy "$PROXY_PORT" $(proxy_command "$PROXY_PORT")
+  PROXY_PID="${PIDS[-1]}"
+}
+
+# bench SUBCOMMAND ARGS...: the measuring client on the load CPU, writing rows into $RESULTS.
+bench() {
+  taskset -c "$LOAD_CPU" "$BENCH_EXE" "$@" --out "$RESULTS"
+}
+
+# Side A is the proxy, side B what it is compared with.
+proxy_side() { echo --a-label proxy --a-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --a-key "$KEY" --a-model "$1"; }
+mini_side() { echo --b-label "$1" --b-url "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" --b-key "$UPSTREAM_KEY" --b-model gpt-4o-mini; }
+
+run_full() {
+  # shellcheck disable=SC2046 # the side arguments are plain words
+  {
+    bench throughput --number 1 --title 'Hi! handler vs minimal ASP.NET Core app, throughput' \
+      $(proxy_side my-custom-model) $(mini_side baseline) --rounds 10 --seconds 3 --target 0.8
+    bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, throughput' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --target 0.5
+    bench latency --number 2b --title 'forwarder vs direct, added latency at 500 req/s' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --rate 500 --target 0.3
+    bench stream --number 3 --title 'streaming through the forwarder vs direct' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 6 --streams 30 --concurrency 4 \
+      --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.5
+    # A fresh proxy: after the loads above its heap and pools are grown, and RSS would not move at all.
+    local fresh_port
+    fresh_port="$(free_port)"
+    start proxy-fresh "$fresh_port" $(proxy_command "$fresh_port")
+    bench slow-streams --number 4 --title '1,000 concurrent slow streams on the echo handler' \
+      --a-label proxy --a-url "http://127.0.0.1:$fresh_port/v1/chat/completions" --a-key "$KEY" --a-model echo-slow \
+      --streams 1000 --words 20 --delay-ms "$SLOW_DELAY_MS" --pid "${PIDS[-1]}"
+    stop_last
+    bench swaps --number 5 --title 'sustained load while the handler DLL is swapped' \
+      $(proxy_side swap) --rounds 4 --seconds 6 --rate 300 --interval-ms 800 \
+      --plugin-dll "$WORK/plugins/SwapHandler/SwapHandler.dll" \
+      --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll" \
+      --plugins-url "http://127.0.0.1:$PROXY_PORT/plugins"
+    bench cycles --number 6 --title '1,000 load/swap/unload cycles (in process)' --cycles 1000 \
+      --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll"
+    local proxy_port mini_port
+    proxy_port="$(free_port)"
+    mini_port="$(free_port)"
+    bench startup --number 7 --title 'process start to first successful response' --rounds 5 \
+      --a-label proxy --a-url "http://127.0.0.1:$proxy_port/v1/chat/completions" --a-key "$KEY" --a-model my-custom-model \
+      --a-cmd "taskset -c $SERVER_CPU $(proxy_command "$proxy_port")" \
+      --b-label baseline --b-url "http://127.0.0.1:$mini_port/v1/chat/completions" --b-key "$UPSTREAM_KEY" --b-model gpt-4o-mini \
+      --b-cmd "taskset -c $SERVER_CPU $(mini_command "$mini_port")"
+  }
+}
+
+run_smoke() {
+  # Loose targets on purpose: the smoke run proves the bench works, it does not judge speed.
+  # shellcheck disable=SC2046
+  {
+    bench latency --number 2b --title 'smoke: forwarder vs direct at 100 req/s' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 1 --seconds 3 --rate 100 --target 1000
+    bench stream --number 3 --title 'smoke: streaming through the forwarder' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 1 --streams 4 --concurrency 2 \
+      --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 1000
+  }
+  if grep -q 'missed' "$RESULTS/rows.md"; then
+    log "smoke run failed:"
+    cat "$RESULTS/rows.md" "$RESULTS/details.md" >&2
+    exit 1
+  fi
+}
+
+# The results page: what was measured on what, then the table, then every round's figures.
+write_results() {
+  local target="$1" cpu command="bash bench/run.sh"
+  [[ "$MODE" == "smoke" ]] && command+=" --smoke"
+  cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  {
+    echo "## Results ($MODE run)"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "- machine: $(nproc) CPUs ($cpu), $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr); .NET $(dotnet --version)"
+    echo "- other load on the machine (shared): load average $LOAD_BEFORE before the run, $(cut -d' ' -f1-3 /proc/loadavg) after"
+    echo "- pinning: proxy and minimal app on CPU $SERVER_CPU (taskset), load generator (wrk / PluginHost.Bench) on CPU $LOAD_CPU"
+    echo "- command: \`$command\`"
+    echo
+    echo "| # | scenario | measured | target | result |"
+    echo "|---|---|---|---|---|"
+    cat "$RESULTS/rows.md"
+    echo
+    echo "### Details"
+    echo
+    cat "$RESULTS/details.md"
+  } >"$target"
+  log "results written to $target"
+}
+
+# Replaces the part of BENCHMARKS.md between the results markers with the new results.
+refresh_benchmarks_md() {
+  local doc="$ROOT/BENCHMARKS.md" results="$1"
+  if [[ -f "$doc" ]] && grep -q '<!-- results:start -->' "$doc"; then
+    awk -v results="$results" '
+      /<!-- results:start -->/ { print; while ((getline line < results) > 0) print line; skip = 1; next }
+      /<!-- results:end -->/ { skip = 0 }
+      !skip { print }
+    ' "$doc" >"$WORK/BENCHMARKS.md"
+    cp "$WORK/BENCHMARKS.md" "$doc"
+    log "BENCHMARKS.md refreshed"
+  fi
+}
+
+main() {
+  parse_args "$@"
+  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+  CHUNKS=20
+  CHUNK_DELAY_MS=10
+  SLOW_DELAY_MS=300
+  RESULTS="$WORK/results"
+  mkdir -p "$RESULTS"
+  install_tools
+  build
+  start_servers
+  if [[ "$MODE" == "smoke" ]]; then
+    run_smoke
+    mkdir -p "$ROOT/bench/results/smoke"
+    write_results "$ROOT/bench/results/smoke/latest.md"
+  else
+    run_full
+    mkdir -p "$ROOT/bench/results"
+    write_results "$ROOT/bench/results/latest.md"
+    refresh_benchmarks_md "$ROOT/bench/results/latest.md"
+  fi
+}
+
+# bench/profile.sh sources this file for its functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi
