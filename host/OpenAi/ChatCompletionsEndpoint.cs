@@ -47,24 +47,42 @@ internal static class ChatCompletionsEndpoint
 
     private static async Task CompleteAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)
     {
-        // The body is written to a buffer before anything is sent: a response the handler built wrongly (a null
-        // message, a tool call without a function) is then its error, reported as one, never half a body.
-        var body = new ArrayBufferWriter<byte>();
+        ModelResponse response;
         try
         {
-            var response = await binding.Handler.CompletionAsync(request, deadline.Token)
+            response = await binding.Handler.CompletionAsync(request, deadline.Token)
                 ?? throw new InvalidOperationException("CompletionAsync returned null instead of a ModelResponse.");
-            using var writer = new Utf8JsonWriter(body, WireJsonContext.WriterOptions);
-            ChatResponseWriter.WriteCompletion(writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
         }
         catch (Exception ex)
         {
             throw deadline.Translate(ex, binding.HandlerName);
         }
 
-        context.Response.ContentType = "application/json";
-        context.Response.ContentLength = body.WrittenCount;
-        await context.Response.BodyWriter.WriteAsync(body.WrittenMemory, context.RequestAborted);
+        // The body is written to a buffer before anything is sent: a response the handler built wrongly (a null
+        // message, a tool call without a function) is then its error, reported as one, never half a body.
+        var buffer = JsonBuffer.Rent();
+        try
+        {
+            try
+            {
+                ChatResponseWriter.WriteCompletion(buffer.Writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
+                buffer.Writer.Flush();
+            }
+            catch (Exception ex)
+            {
+                throw deadline.Translate(ex, binding.HandlerName);
+            }
+
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = buffer.Written.Length;
+            context.Response.BodyWriter.Write(buffer.Written);
+        }
+        finally
+        {
+            JsonBuffer.Return(buffer);
+        }
+
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     private static Task StreamAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline) =>

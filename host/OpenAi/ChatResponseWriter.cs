@@ -197,8 +197,23 @@ internal static class ChatResponseWriter
 /// <summary>What every object of one response shares: its id, creation time and model name.</summary>
 internal readonly record struct ResponseIdentity(string Id, long Created, string Model)
 {
+    // Ids are a random per-process part plus a counter: unique like a GUID, without a getrandom call per request.
+    private static readonly string ProcessPart = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    private static long _counter;
+
     public static ResponseIdentity Create(string prefix, string model) =>
-        new($"{prefix}{Guid.NewGuid()}", DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model);
+        new(NewId(prefix), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), model);
+
+    private static string NewId(string prefix)
+    {
+        var count = (ulong)Interlocked.Increment(ref _counter);
+        return string.Create(prefix.Length + ProcessPart.Length + 16, (prefix, count), static (span, state) =>
+        {
+            state.prefix.AsSpan().CopyTo(span);
+            ProcessPart.AsSpan().CopyTo(span[state.prefix.Length..]);
+            state.count.TryFormat(span[(state.prefix.Length + ProcessPart.Length)..], out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+        });
+    }
 }
 
 /// <summary>Tracks which tool calls of a stream have been announced, so later pieces carry only arguments.</summary>

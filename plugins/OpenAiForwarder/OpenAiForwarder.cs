@@ -26,6 +26,7 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
         EnableMultipleHttp2Connections = true,
+        ActivityHeadersPropagator = null,
     })
     {
         Timeout = Timeout.InfiniteTimeSpan,
@@ -78,13 +79,16 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         }
     }
 
-    private static HttpRequestMessage CreateRequest(ChatCompletionRequest request, bool stream)
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _endpoints = new(StringComparer.Ordinal);
+
+    private HttpRequestMessage CreateRequest(ChatCompletionRequest request, bool stream)
     {
         var apiBase = request.ApiBase
             ?? throw new CustomLlmException(500, $"Model '{request.RequestedModel}' has no api_base: set litellm_params.api_base for it in plugins.yaml.");
-        var message = new HttpRequestMessage(HttpMethod.Post, apiBase.TrimEnd('/') + "/chat/completions")
+        var endpoint = _endpoints.GetOrAdd(apiBase, static b => new Uri(b.TrimEnd('/') + "/chat/completions"));
+        var message = new HttpRequestMessage(HttpMethod.Post, endpoint)
         {
-            Content = new ByteArrayContent(OpenAiWire.WriteRequest(request, stream)),
+            Content = new ReadOnlyMemoryContent(OpenAiWire.WriteRequest(request, stream)),
         };
         message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         if (!string.IsNullOrEmpty(request.ApiKey))

@@ -7,7 +7,7 @@ namespace OpenAiForwarder;
 /// <summary>The OpenAI wire format, both ways, for the SDK's records.</summary>
 internal static class OpenAiWire
 {
-    public static byte[] WriteRequest(ChatCompletionRequest request, bool stream)
+    public static ReadOnlyMemory<byte> WriteRequest(ChatCompletionRequest request, bool stream)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer))
@@ -118,7 +118,7 @@ internal static class OpenAiWire
             w.WriteEndObject();
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return buffer.WrittenMemory;
     }
 
     private static void WriteMessage(Utf8JsonWriter w, ChatMessage message)
