@@ -60,7 +60,10 @@ install_tools() {
 build() {
   log "building Release (host, sample plugins, bench apps, swap handler v1 and v2)"
   local out="$WORK/build.log"
-  if ! { dotnet build "$ROOT/bench/bench.slnx" -c Release \
+  # Projects one by one, not a solution: a solution build drops -c Release for references outside it.
+  if ! { dotnet build "$ROOT/host" -c Release \
+      && dotnet build "$ROOT/bench/MiniOpenAi" -c Release \
+      && dotnet build "$ROOT/bench/PluginHost.Bench" -c Release \
       && dotnet build "$ROOT/bench/SwapHandler" -c Release -p:SwapVersion=1 -p:SwapOutDir="$WORK/swap-v1/" \
       && dotnet build "$ROOT/bench/SwapHandler" -c Release -p:SwapVersion=2 -p:SwapOutDir="$WORK/swap-v2/"; } >"$out" 2>&1; then
     tail -n 40 "$out" >&2

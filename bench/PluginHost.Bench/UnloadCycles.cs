@@ -56,7 +56,7 @@ internal static class UnloadCycles
                 await runtime.ReloadAsync();
                 await ServeOnceAsync(runtime, $"swap v{version + 1}");
                 leaked += await WaitForUnloadAsync(runtime, contexts) ? 0 : 1;
-                if (cycle is 10 or 100 or 250 or 500 or 750 || cycle == cycles)
+                if (cycle is 10 or 100 or 200 or 500 or 750 || cycle == cycles)
                 {
                     var heap = SettledHeap();
                     if (cycle == 10)
