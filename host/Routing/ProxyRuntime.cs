@@ -23,6 +23,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     private readonly ConcurrentQueue<LoadedPlugin> _retired = new();
     private readonly ConcurrentDictionary<Task, byte> _unloads = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly UnloadMonitor _collections;
     private ProxySnapshot? _current;
     private long _generation;
 
@@ -30,6 +31,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         _options = options;
         _logger = logger;
+        _collections = new UnloadMonitor(options.UnloadTimeout, TimeSpan.FromMilliseconds(250), _stopping.Token);
     }
 
     public PluginHostOptions Options => _options;
@@ -435,40 +437,33 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         }
 
         await plugin.UnloadAsync(ex => Log.DisposeFailed(_logger, plugin.Name, ex));
-        await WaitForCollectionAsync(plugin);
+
+        // Confirming the collection is not part of the unload: shutdown waits for handlers to be disposed, not for the GC.
+        _ = ConfirmCollectedAsync(plugin);
     }
 
-    private async Task WaitForCollectionAsync(LoadedPlugin plugin)
+    private async Task ConfirmCollectedAsync(LoadedPlugin plugin)
     {
-        var deadline = DateTime.UtcNow + _options.UnloadTimeout;
-        var delay = TimeSpan.FromMilliseconds(20);
-        while (true)
+        bool collected;
+        try
         {
-            var last = DateTime.UtcNow >= deadline || _stopping.IsCancellationRequested;
-            if (!IsAlive(plugin.Context, blocking: last))
-            {
-                plugin.State = PluginState.Unloaded;
-                Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
-                return;
-            }
+            collected = await _collections.WatchAsync(plugin.Context);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
 
-            if (last)
-            {
-                plugin.State = PluginState.Leaked;
-                plugin.LastError = LeakMessage(plugin);
-                Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, plugin.LastError);
-                return;
-            }
-
-            try
-            {
-                await Task.Delay(delay, _stopping.Token);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
+        if (collected)
+        {
+            plugin.State = PluginState.Unloaded;
+            Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
+        }
+        else
+        {
+            plugin.State = PluginState.Leaked;
+            plugin.LastError = LeakMessage(plugin);
+            Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, plugin.LastError);
         }
     }
 
@@ -476,34 +471,6 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         $"the load context of {plugin.Name} (generation {plugin.Generation}) is still alive after unload. Something still references the plugin: " +
         "a static field or cache of a shared type holding one of its objects, a thread or timer it started that never ended, " +
         "an event handler it registered on a host or framework object, or a serializer or TypeDescriptor cache of its types (e.g. Newtonsoft.Json).";
-
-    /// <summary>
-    /// Whether the unloaded context is still alive. Until the deadline this only asks for a background full
-    /// collection (requests keep running while it marks; the context's cleanup needs a second one, which the
-    /// next round asks for); only the last check blocks, so that nothing is called leaked too early.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool IsAlive(WeakReference context, bool blocking)
-    {
-        if (!context.IsAlive)
-        {
-            return false;
-        }
-
-        if (!blocking)
-        {
-            GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
-            return context.IsAlive;
-        }
-
-        for (var i = 0; i < 3 && context.IsAlive; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-
-        return context.IsAlive;
-    }
 
     /// <summary>Retires every plugin of the current snapshot and waits (bounded) for them to drain and unload.</summary>
     public async ValueTask DisposeAsync()
@@ -516,10 +483,10 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            await _stopping.CancelAsync();
+            // Requests still running after the shutdown timeout: unload anyway.
         }
 
-        _stopping.Dispose();
+        await _stopping.CancelAsync();
         _reloadLock.Dispose();
     }
 
