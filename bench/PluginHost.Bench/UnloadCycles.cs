@@ -40,7 +40,8 @@ internal static class UnloadCycles
                     - provider: swap
                       custom_handler: SwapHandler
                 """);
-            var options = new PluginHostOptions { ConfigPath = config, Watch = false };
+            // Checks every 5 ms: this harness measures memory and leaks, not the latency of requests during a swap.
+            var options = new PluginHostOptions { ConfigPath = config, Watch = false, UnloadCheckInterval = TimeSpan.FromMilliseconds(5) };
             await using var runtime = new ProxyRuntime(options, NullLogger<ProxyRuntime>.Instance);
             runtime.Initialize();
 

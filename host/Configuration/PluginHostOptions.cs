@@ -24,6 +24,12 @@ internal sealed record PluginHostOptions
     /// <summary>How long an unloaded plugin's load context may stay alive before it is reported as leaked.</summary>
     public TimeSpan UnloadTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often, while an unloaded context is not yet collected, the host asks for a background collection and
+    /// checks again. Longer means fewer collections during bursts of swaps; shorter, a faster verdict.
+    /// </summary>
+    public TimeSpan UnloadCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>How long the folder must be quiet after a change before reloading (builds write many files).</summary>
     public TimeSpan WatchDebounce { get; init; } = TimeSpan.FromMilliseconds(200);
 
