@@ -11,13 +11,9 @@ internal static class ChatCompletionsEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
     {
-        var snapshot = runtime.Current;
-        using var document = await RequestBody.ReadJsonAsync(context, snapshot.Config.MaxRequestBytes);
-        var root = document.RootElement;
-        var model = ChatRequestReader.ReadModel(root);
-        using var lease = Lease(runtime, model);
-        var binding = lease.Binding!;
-        var request = ChatRequestReader.Read(root, model, lease.Route.Deployment);
+        using var call = await JsonApiCall.BeginAsync(context, runtime);
+        var binding = call.Binding;
+        var request = ChatRequestReader.Read(call.Root, call.Model, call.Deployment);
         using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
         if (request.Stream)
         {

@@ -15,12 +15,9 @@ internal static class EmbeddingsEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
     {
-        using var document = await RequestBody.ReadJsonAsync(context, runtime.Current.Config.MaxRequestBytes);
-        var root = document.RootElement;
-        var model = ChatRequestReader.ReadModel(root);
-        using var lease = ChatCompletionsEndpoint.Lease(runtime, model);
-        var binding = lease.Binding!;
-        var request = Read(root, model, lease.Route.Deployment);
+        using var call = await JsonApiCall.BeginAsync(context, runtime);
+        var binding = call.Binding;
+        var request = Read(call.Root, call.Model, call.Deployment);
         using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
         var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.EmbeddingAsync), (handler, token) => handler.EmbeddingAsync(request, token));
         var base64 = request.EncodingFormat == "base64";

@@ -16,12 +16,9 @@ internal static class ImagesEndpoint
 
     public static async Task GenerateAsync(HttpContext context, ProxyRuntime runtime)
     {
-        using var document = await RequestBody.ReadJsonAsync(context, runtime.Current.Config.MaxRequestBytes);
-        var root = document.RootElement;
-        var model = ChatRequestReader.ReadModel(root);
-        using var lease = ChatCompletionsEndpoint.Lease(runtime, model);
-        var binding = lease.Binding!;
-        var request = ReadGeneration(root, model, lease.Route.Deployment);
+        using var call = await JsonApiCall.BeginAsync(context, runtime);
+        var binding = call.Binding;
+        var request = ReadGeneration(call.Root, call.Model, call.Deployment);
         using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
         var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.ImageGenerationAsync), (handler, token) => handler.ImageGenerationAsync(request, token));
         Validate(binding, response);

@@ -16,12 +16,9 @@ internal static class TextCompletionsEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
     {
-        using var document = await RequestBody.ReadJsonAsync(context, runtime.Current.Config.MaxRequestBytes);
-        var root = document.RootElement;
-        var model = ChatRequestReader.ReadModel(root);
-        using var lease = ChatCompletionsEndpoint.Lease(runtime, model);
-        var binding = lease.Binding!;
-        var request = Read(root, model, lease.Route.Deployment);
+        using var call = await JsonApiCall.BeginAsync(context, runtime);
+        var binding = call.Binding;
+        var request = Read(call.Root, call.Model, call.Deployment);
         using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
         if (request.Stream)
         {

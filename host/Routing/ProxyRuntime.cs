@@ -454,16 +454,17 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             return;
         }
 
+        // Report first, then publish the state: whoever sees the state can rely on the report being there.
         if (collected)
         {
-            plugin.State = PluginState.Unloaded;
             Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
+            plugin.State = PluginState.Unloaded;
         }
         else
         {
-            plugin.State = PluginState.Leaked;
             plugin.LastError = LeakMessage(plugin);
             Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, plugin.LastError);
+            plugin.State = PluginState.Leaked;
         }
     }
 
