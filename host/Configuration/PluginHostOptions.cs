@@ -30,6 +30,9 @@ internal sealed record PluginHostOptions
     /// </summary>
     public TimeSpan UnloadCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long a handler's constructor may run before its plugin version counts as failed.</summary>
+    public TimeSpan ConstructorTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long the folder must be quiet after a change before reloading (builds write many files).</summary>
     public TimeSpan WatchDebounce { get; init; } = TimeSpan.FromMilliseconds(200);
 
@@ -62,7 +65,8 @@ internal sealed record PluginHostOptions
                 "--drain-timeout" => options with { DrainTimeout = ParseSeconds(arg, Value()) },
                 "--unload-timeout" => options with { UnloadTimeout = ParseSeconds(arg, Value()) },
                 "--shutdown-timeout" => options with { ShutdownTimeout = ParseSeconds(arg, Value()) },
-                _ => throw new ConfigException($"Unknown argument '{arg}'. Usage: PluginHost [--config plugins.yaml] [--port 4000] [--host 0.0.0.0] [--plugins DIR] [--no-watch] [--drain-timeout S] [--unload-timeout S] [--shutdown-timeout S]"),
+                "--constructor-timeout" => options with { ConstructorTimeout = ParseSeconds(arg, Value()) },
+                _ => throw new ConfigException($"Unknown argument '{arg}'. Usage: PluginHost [--config plugins.yaml] [--port 4000] [--host 0.0.0.0] [--plugins DIR] [--no-watch] [--drain-timeout S] [--unload-timeout S] [--shutdown-timeout S] [--constructor-timeout S]"),
             };
         }
 

@@ -59,7 +59,10 @@ internal sealed class LoadedPlugin
     public Task Drained => _drained.Task;
 
     /// <summary>Loads <paramref name="file"/> (from memory, so the file stays free to be overwritten).</summary>
-    public static LoadedPlugin Load(PluginFile file, string contentHash, long generation)
+    /// <summary>How long a handler's constructor may run.</summary>
+    public TimeSpan ConstructorTimeout { get; private init; } = TimeSpan.FromSeconds(30);
+
+    public static LoadedPlugin Load(PluginFile file, string contentHash, long generation, TimeSpan constructorTimeout)
     {
         var loader = PluginLoader.CreateFromAssemblyFile(
             file.Path,
@@ -77,7 +80,7 @@ internal sealed class LoadedPlugin
             var assembly = loader.LoadDefaultAssembly();
             var types = FindHandlerTypes(assembly);
             var version = assembly.GetName().Version?.ToString();
-            return new LoadedPlugin(file, contentHash, generation, loader, types, version);
+            return new LoadedPlugin(file, contentHash, generation, loader, types, version) { ConstructorTimeout = constructorTimeout };
         }
         catch
         {
@@ -151,21 +154,44 @@ internal sealed class LoadedPlugin
         }
     }
 
-    private static CustomLlm CreateHandler(Type type)
+    /// <summary>
+    /// Runs the handler's constructor on a thread of its own, bounded by <see cref="ConstructorTimeout"/>: a
+    /// constructor that never returns fails this version instead of blocking every later reload.
+    /// </summary>
+    private CustomLlm CreateHandler(Type type)
     {
         if (type.GetConstructor(Type.EmptyTypes) is null)
         {
             throw new InvalidOperationException($"{type.FullName} has no public parameterless constructor");
         }
 
-        try
+        var created = new TaskCompletionSource<CustomLlm>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
         {
-            return (CustomLlm)Activator.CreateInstance(type)!;
-        }
-        catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+            try
+            {
+                created.TrySetResult((CustomLlm)Activator.CreateInstance(type)!);
+            }
+            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                created.TrySetException(new InvalidOperationException($"the constructor of {type.FullName} threw {ex.InnerException.GetType().Name}: {ex.InnerException.Message}", ex.InnerException));
+            }
+            catch (Exception ex)
+            {
+                created.TrySetException(ex);
+            }
+        })
         {
-            throw new InvalidOperationException($"the constructor of {type.FullName} threw {ex.InnerException.GetType().Name}: {ex.InnerException.Message}", ex.InnerException);
+            IsBackground = true,
+            Name = $"plugin-ctor {Name}",
+        };
+        thread.Start();
+        if (!created.Task.Wait(ConstructorTimeout))
+        {
+            throw new InvalidOperationException($"the constructor of {type.FullName} did not return within {ConstructorTimeout.TotalSeconds:0.###} s");
         }
+
+        return created.Task.GetAwaiter().GetResult();
     }
 
     /// <summary>Counts a request in, unless the plugin is already retired (then the caller retries on the new snapshot).</summary>

@@ -204,7 +204,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             LoadedPlugin? loaded = null;
             try
             {
-                loaded = LoadedPlugin.Load(file, hash, Interlocked.Increment(ref _generation));
+                loaded = LoadedPlugin.Load(file, hash, Interlocked.Increment(ref _generation), _options.ConstructorTimeout);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 Log.PluginLoaded(_logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path);
                 plugins.Add(loaded);

@@ -143,10 +143,11 @@ public sealed class HotReloadTests
     [TestCase("truncated")]
     [TestCase("Versioned.Throwing")]
     [TestCase("Versioned.Renamed")]
+    [TestCase("Versioned.Hanging")]
     [TestCase("empty")]
     public async Task A_bad_new_version_keeps_v1_serving_and_is_reported(string badVersion)
     {
-        await using var proxy = await TestProxy.StartAsync(VersionedConfig, [("Versioned", "Versioned.V1")]);
+        await using var proxy = await TestProxy.StartAsync(VersionedConfig, [("Versioned", "Versioned.V1")], watch: false, "--constructor-timeout", "0.5");
         var v1 = Active(proxy.Runtime.Current, "Versioned");
         var good = await File.ReadAllBytesAsync(BuildOf("Versioned.V2"));
         var bytes = badVersion switch

@@ -4,7 +4,7 @@ using PluginHost.Sdk;
 namespace Versioned;
 
 /// <summary>
-/// The same handler in several builds (Versioned.V1, .V2, .Throwing, .Renamed), all with assembly name
+/// The same handler in several builds (Versioned.V1, .V2, .Throwing, .Hanging, .Renamed), all with assembly name
 /// Versioned: the answer names the build, so tests can see which version served a request.
 /// </summary>
 #if RENAMED
@@ -27,6 +27,9 @@ public sealed class VersionedLlm : CustomLlm
     {
 #if THROWING
         throw new InvalidOperationException("this build's constructor always throws");
+#endif
+#if HANGING
+        Thread.Sleep(Timeout.Infinite);
 #endif
     }
 
