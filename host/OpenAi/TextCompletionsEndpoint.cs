@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Text.Json;
 using PluginHost.Configuration;
 using PluginHost.Routing;
