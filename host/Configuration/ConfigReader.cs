@@ -91,10 +91,17 @@ internal static class ConfigReader
 
         string? masterKey = null;
         var maxRequestSizeMb = 32d;
+        var requireHandlers = false;
         if (reader.Child(root, "general_settings") is { } generalNode)
         {
             var general = reader.Mapping(generalNode, "general_settings");
             masterKey = reader.OptionalString(general, "master_key", "general_settings");
+            requireHandlers = reader.OptionalString(general, "require_handlers", "general_settings") switch
+            {
+                null or "false" or "False" => false,
+                "true" or "True" => true,
+                var other => throw reader.Error(generalNode, $"general_settings.require_handlers '{other}' must be true or false."),
+            };
             if (reader.OptionalString(general, "max_request_size_mb", "general_settings") is { } size)
             {
                 if (!double.TryParse(size, NumberStyles.Float, CultureInfo.InvariantCulture, out maxRequestSizeMb) || maxRequestSizeMb <= 0)
@@ -112,6 +119,7 @@ internal static class ConfigReader
             Providers = providers,
             MasterKey = string.IsNullOrEmpty(masterKey) ? null : masterKey,
             MaxRequestSizeMb = maxRequestSizeMb,
+            RequireHandlers = requireHandlers,
         };
     }
 

@@ -21,6 +21,12 @@ internal sealed record ProxyConfig
     /// <summary><c>general_settings.max_request_size_mb</c>.</summary>
     public double MaxRequestSizeMb { get; init; } = 32;
 
+    /// <summary>
+    /// <c>general_settings.require_handlers</c>: when true, a handler that fails to load at startup fails the
+    /// startup; by default only its own models fail (503) and readiness says which.
+    /// </summary>
+    public bool RequireHandlers { get; init; }
+
     public long MaxRequestBytes => (long)(MaxRequestSizeMb * 1024 * 1024);
 }
 

@@ -64,6 +64,13 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
         }
 
+        var unavailable = snapshot.Models.SelectMany(m => m.Routes.Where(r => r.Unavailable is not null).Select(r => $"{m.Name}: {r.Unavailable}")).ToList();
+        if (config.RequireHandlers && unavailable.Count > 0)
+        {
+            RetireAll(snapshot);
+            throw new ConfigException($"{config.SourceFile}: general_settings.require_handlers is true and some handlers cannot serve: {string.Join("; ", unavailable)}");
+        }
+
         Swap(snapshot, previous: null);
     }
 
@@ -493,9 +500,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
 
     /// <summary>Drops the snapshot (it holds the handlers, and with them their load contexts) and retires its plugins.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RetireAll()
+    private void RetireAll(ProxySnapshot? snapshot = null)
     {
-        var current = Interlocked.Exchange(ref _current, null);
+        var current = snapshot ?? Interlocked.Exchange(ref _current, null);
         foreach (var plugin in current?.Plugins ?? [])
         {
             BeginUnload(plugin);

@@ -285,6 +285,17 @@ public sealed class HotReloadTests
     }
 
     [Test]
+    public async Task With_require_handlers_a_plugin_that_fails_at_startup_fails_the_startup()
+    {
+        var yaml = Yaml.Config(new Model("hi", "HiHandler"), new Model("versioned", "Versioned")) + "  require_handlers: true\n";
+
+        var error = Assert.ThrowsAsync<PluginHost.Configuration.ConfigException>(
+            async () => await TestProxy.StartAsync(yaml, [("HiHandler", "HiHandler"), ("Versioned", "Versioned.Throwing")]));
+
+        Assert.That(error!.Message, Does.Contain("require_handlers").And.Contain("versioned").And.Contain("constructor"));
+    }
+
+    [Test]
     public async Task Plugins_status_reports_active_draining_unloaded_failed_and_leaked()
     {
         await using var proxy = await TestProxy.StartAsync(
