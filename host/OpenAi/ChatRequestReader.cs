@@ -111,7 +111,7 @@ internal static class ChatRequestReader
                     user = String(value, "user");
                     break;
                 case "stop":
-                    stop = ReadStop(value);
+                    stop = Strings(value, "stop");
                     break;
                 case "tools":
                     tools = ReadTools(value);
@@ -388,27 +388,6 @@ internal static class ChatRequestReader
         return tools;
     }
 
-    private static List<string>? ReadStop(JsonElement value)
-    {
-        switch (value.ValueKind)
-        {
-            case JsonValueKind.Null:
-                return null;
-            case JsonValueKind.String:
-                return [value.GetString()!];
-            case JsonValueKind.Array:
-                var stops = new List<string>();
-                foreach (var item in value.EnumerateArray())
-                {
-                    stops.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw InvalidType("stop", "a string or an array of strings", value));
-                }
-
-                return stops;
-            default:
-                throw InvalidType("stop", "a string or an array of strings", value);
-        }
-    }
-
     private static ResponseFormat? ReadResponseFormat(JsonElement value)
     {
         if (value.ValueKind == JsonValueKind.Null)
@@ -426,22 +405,6 @@ internal static class ChatRequestReader
             Type = type.GetString()!,
             JsonSchema = value.TryGetProperty("json_schema", out var schema) && schema.ValueKind == JsonValueKind.Object ? schema.Clone() : null,
         };
-    }
-
-    private static StreamOptions? ReadStreamOptions(JsonElement value)
-    {
-        if (value.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        if (value.ValueKind != JsonValueKind.Object)
-        {
-            throw InvalidType("stream_options", "an object", value);
-        }
-
-        var includeUsage = value.TryGetProperty("include_usage", out var include) && Boolean(include, "stream_options.include_usage") == true;
-        return new StreamOptions { IncludeUsage = includeUsage };
     }
 }
 

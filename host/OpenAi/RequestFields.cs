@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
@@ -121,6 +122,23 @@ internal static class RequestFields
             default:
                 throw InvalidType(path, "a string or an array of strings", value);
         }
+    }
+
+    /// <summary><c>stream_options</c>: null or an object whose <c>include_usage</c> is a boolean.</summary>
+    public static StreamOptions? ReadStreamOptions(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw InvalidType("stream_options", "an object", value);
+        }
+
+        var includeUsage = value.TryGetProperty("include_usage", out var include) && Boolean(include, "stream_options.include_usage") == true;
+        return new StreamOptions { IncludeUsage = includeUsage };
     }
 
     public static OpenAiException Missing(string path) =>

@@ -91,15 +91,7 @@ internal static class TextCompletionsEndpoint
                     user = RequestFields.String(value, "user");
                     break;
                 case "stream_options":
-                    streamOptions = value.ValueKind switch
-                    {
-                        JsonValueKind.Null => null,
-                        JsonValueKind.Object => new StreamOptions
-                        {
-                            IncludeUsage = value.TryGetProperty("include_usage", out var include) && RequestFields.Boolean(include, "stream_options.include_usage") == true,
-                        },
-                        _ => throw RequestFields.InvalidType("stream_options", "an object", value),
-                    };
+                    streamOptions = RequestFields.ReadStreamOptions(value);
                     break;
                 default:
                     (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
