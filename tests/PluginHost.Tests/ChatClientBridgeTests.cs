@@ -62,25 +62,13 @@ public sealed class ChatClientBridgeTests
     {
         await using var proxy = await TestProxy.StartAsync(Config, "BridgeHandlers");
 
-        var calls = new SortedDictionary<int, (string? Id, string? Name, string Arguments)>();
-        var text = "";
-        ChatFinishReason? finish = null;
-        await foreach (var update in proxy.Chat("bridge").CompleteChatStreamingAsync([new UserChatMessage("tools")]))
-        {
-            text += string.Concat(update.ContentUpdate.Select(c => c.Text));
-            finish ??= update.FinishReason;
-            foreach (var piece in update.ToolCallUpdates)
-            {
-                var call = calls.GetValueOrDefault(piece.Index, (null, null, ""));
-                calls[piece.Index] = (call.Id ?? piece.ToolCallId, call.Name ?? piece.FunctionName, call.Arguments + piece.FunctionArgumentsUpdate?.ToString());
-            }
-        }
+        var streamed = await StreamedChat.ReadAsync(proxy.Chat("bridge").CompleteChatStreamingAsync([new UserChatMessage("tools")]));
 
         Assert.Multiple(() =>
         {
-            Assert.That(calls.Values.Select(c => (c.Id, c.Name, c.Arguments)), Is.EqualTo(FakeCalls));
-            Assert.That(text, Is.EqualTo("Calling tools."));
-            Assert.That(finish, Is.EqualTo(ChatFinishReason.ToolCalls));
+            Assert.That(streamed.Calls, Is.EqualTo(FakeCalls));
+            Assert.That(streamed.Text, Is.EqualTo("Calling tools."));
+            Assert.That(streamed.Finish, Is.EqualTo(ChatFinishReason.ToolCalls));
         });
     }
 

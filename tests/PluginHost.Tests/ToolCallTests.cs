@@ -46,25 +46,13 @@ public sealed class ToolCallTests
     {
         await using var proxy = await TestProxy.StartAsync(Config, "SurfaceHandlers");
 
-        var calls = new SortedDictionary<int, (string? Id, string? Name, string Arguments)>();
-        var text = "";
-        ChatFinishReason? finish = null;
-        await foreach (var update in proxy.Chat("tooly").CompleteChatStreamingAsync([new UserChatMessage("tools")], WithTools))
-        {
-            text += string.Concat(update.ContentUpdate.Select(c => c.Text));
-            finish ??= update.FinishReason;
-            foreach (var piece in update.ToolCallUpdates)
-            {
-                var call = calls.GetValueOrDefault(piece.Index, (null, null, ""));
-                calls[piece.Index] = (call.Id ?? piece.ToolCallId, call.Name ?? piece.FunctionName, call.Arguments + piece.FunctionArgumentsUpdate?.ToString());
-            }
-        }
+        var streamed = await StreamedChat.ReadAsync(proxy.Chat("tooly").CompleteChatStreamingAsync([new UserChatMessage("tools")], WithTools));
 
         Assert.Multiple(() =>
         {
-            Assert.That(calls.Values.Select(c => (c.Id, c.Name, c.Arguments)), Is.EqualTo(HandlerCalls));
-            Assert.That(text, Is.EqualTo("Let me check."));
-            Assert.That(finish, Is.EqualTo(ChatFinishReason.ToolCalls));
+            Assert.That(streamed.Calls, Is.EqualTo(HandlerCalls));
+            Assert.That(streamed.Text, Is.EqualTo("Let me check."));
+            Assert.That(streamed.Finish, Is.EqualTo(ChatFinishReason.ToolCalls));
         });
     }
 
