@@ -4,6 +4,8 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7; several: --only "2a 5");
+#                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
 # and the forwarder's mock upstream) on 127.0.0.1 pinned to CPU 0, runs the measuring client
@@ -12,6 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODE="full"
+ONLY=""
 SERVER_CPU=0
 LOAD_CPU=1
 KEY="sk-1234"
@@ -42,7 +45,8 @@ parse_args() {
   case "${1:-}" in
     "") ;;
     --smoke) MODE="smoke" ;;
-    *) echo "usage: bash bench/run.sh [--smoke]" >&2; exit 2 ;;
+    --only) [[ -n "${2:-}" ]] || { echo "usage: bash bench/run.sh --only ROW..." >&2; exit 2; }; ONLY=" $2 " ;;
+    *) echo "usage: bash bench/run.sh [--smoke | --only ROW...]" >&2; exit 2 ;;
   esac
   if [[ "$(nproc)" -lt 2 ]]; then
     log "only one CPU: servers and load generator share it (ratios still compare like with like)"
@@ -175,6 +179,9 @@ start_servers() {
   PROXY_PID="${PIDS[-1]}"
 }
 
+# row N: whether the full run measures row N (all of them unless --only names some).
+row() { [[ -z "$ONLY" || "$ONLY" == *" $1 "* ]]; }
+
 # bench SUBCOMMAND ARGS...: the measuring client on the load CPU, writing rows into $RESULTS.
 bench() {
   taskset -c "$LOAD_CPU" "$BENCH_EXE" "$@" --out "$RESULTS"
@@ -187,39 +194,42 @@ mini_side() { echo --b-label "$1" --b-url "http://127.0.0.1:$MOCK_PORT/v1/chat/c
 run_full() {
   # shellcheck disable=SC2046 # the side arguments are plain words
   {
-    bench throughput --number 1 --title 'Hi! handler vs minimal ASP.NET Core app, throughput' \
+    row 1 && bench throughput --number 1 --title 'Hi! handler vs minimal ASP.NET Core app, throughput' \
       $(proxy_side my-custom-model) $(mini_side baseline) --rounds 10 --seconds 3 --target 0.8
-    bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, throughput' \
+    row 2a && bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, throughput' \
       $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --target 0.5
-    bench latency --number 2b --title 'forwarder vs direct, added latency at 500 req/s' \
+    row 2b && bench latency --number 2b --title 'forwarder vs direct, added latency at 500 req/s' \
       $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --rate 500 --target 0.3
-    bench stream --number 3 --title 'streaming through the forwarder vs direct' \
+    row 3 && bench stream --number 3 --title 'streaming through the forwarder vs direct' \
       $(proxy_side upstream-gpt) $(mini_side direct) --rounds 6 --streams 30 --concurrency 4 \
       --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.5
     # A fresh proxy: after the loads above its heap and pools are grown, and RSS would not move at all.
     local fresh_port
-    fresh_port="$(free_port)"
-    start proxy-fresh "$fresh_port" $(proxy_command "$fresh_port")
-    bench slow-streams --number 4 --title '1,000 concurrent slow streams on the echo handler' \
-      --a-label proxy --a-url "http://127.0.0.1:$fresh_port/v1/chat/completions" --a-key "$KEY" --a-model echo-slow \
-      --streams 1000 --words 20 --delay-ms "$SLOW_DELAY_MS" --pid "${PIDS[-1]}"
-    stop_last
-    bench swaps --number 5 --title 'sustained load while the handler DLL is swapped' \
+    if row 4; then
+      fresh_port="$(free_port)"
+      start proxy-fresh "$fresh_port" $(proxy_command "$fresh_port")
+      bench slow-streams --number 4 --title '1,000 concurrent slow streams on the echo handler' \
+        --a-label proxy --a-url "http://127.0.0.1:$fresh_port/v1/chat/completions" --a-key "$KEY" --a-model echo-slow \
+        --streams 1000 --words 20 --delay-ms "$SLOW_DELAY_MS" --pid "${PIDS[-1]}"
+      stop_last
+    fi
+    row 5 && bench swaps --number 5 --title 'sustained load while the handler DLL is swapped' \
       $(proxy_side swap) --rounds 4 --seconds 6 --rate 300 --interval-ms 800 \
       --plugin-dll "$WORK/plugins/SwapHandler/SwapHandler.dll" \
       --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll" \
       --plugins-url "http://127.0.0.1:$PROXY_PORT/plugins"
-    bench cycles --number 6 --title '1,000 load/swap/unload cycles (in process)' --cycles 1000 \
+    row 6 && bench cycles --number 6 --title '1,000 load/swap/unload cycles (in process)' --cycles 1000 \
       --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll"
     local proxy_port mini_port
     proxy_port="$(free_port)"
     mini_port="$(free_port)"
-    bench startup --number 7 --title 'process start to first successful response' --rounds 5 \
+    row 7 && bench startup --number 7 --title 'process start to first successful response' --rounds 5 \
       --a-label proxy --a-url "http://127.0.0.1:$proxy_port/v1/chat/completions" --a-key "$KEY" --a-model my-custom-model \
       --a-cmd "taskset -c $SERVER_CPU $(proxy_command "$proxy_port")" \
       --b-label baseline --b-url "http://127.0.0.1:$mini_port/v1/chat/completions" --b-key "$UPSTREAM_KEY" --b-model gpt-4o-mini \
       --b-cmd "taskset -c $SERVER_CPU $(mini_command "$mini_port")"
   }
+  true
 }
 
 run_smoke() {
@@ -296,8 +306,12 @@ main() {
   else
     run_full
     mkdir -p "$ROOT/bench/results"
-    write_results "$ROOT/bench/results/latest.md"
-    refresh_benchmarks_md "$ROOT/bench/results/latest.md"
+    if [[ -n "$ONLY" ]]; then
+      write_results "$ROOT/bench/results/only.md"
+    else
+      write_results "$ROOT/bench/results/latest.md"
+      refresh_benchmarks_md "$ROOT/bench/results/latest.md"
+    fi
   fi
 }
 

@@ -36,6 +36,7 @@ internal static class SwapsUnderLoad
         var inPlace = 0;
         var swapTimes = new List<long>();
         var slow = new List<string>();
+        var afterOverwrite = new List<(double SinceMs, double LatencyMs)>();
         var details = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"**{args.String("title")}** — open loop at {rate} req/s, {phase.TotalSeconds:0} s phases, the DLL overwritten every {interval.TotalMilliseconds:0} ms in swap phases\n\n| round | phase | p50 | p99 | max | failures | swaps |\n|---|---|---|---|---|---|---|\n"));
         for (var round = 1; round <= rounds; round++)
         {
@@ -57,6 +58,10 @@ internal static class SwapsUnderLoad
                 (withSwaps ? swapping : steady).AddRange(result.LatenciesMs);
                 roundP99[withSwaps ? 1 : 0] = result.P99;
                 slow.AddRange(DescribeSlow(result, swapTimes, withSwaps ? "swaps" : "steady", round));
+                if (withSwaps)
+                {
+                    afterOverwrite.AddRange(SinceOverwrite(result, swapTimes));
+                }
                 failures.AddRange(result.Failures);
                 foreach (var (answer, n) in result.Answers)
                 {
@@ -76,6 +81,7 @@ internal static class SwapsUnderLoad
         var p99Swaps = Stats.Percentile(swapping, 99);
         var ratio = Stats.Median(ratios);
         details.Append(CultureInfo.InvariantCulture, $"\nAnswers seen: {string.Join(", ", answers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"\"{p.Key}\" ×{p.Value}"))}. Retired SwapHandler versions by state (GET /plugins): {string.Join(", ", states.Select(p => $"{p.Key} {p.Value}"))}.\n");
+        details.Append(DescribeTail(afterOverwrite, p99Steady, interval));
         details.Append(slow.Count == 0
             ? "\nNo request took over 100 ms.\n"
             : $"\nRequests over 100 ms, with when they were sent relative to the last DLL overwrite: {string.Join("; ", slow.Take(20))}{(slow.Count > 20 ? $" … ({slow.Count} in all)" : "")}.\n");
@@ -134,6 +140,48 @@ internal static class SwapsUnderLoad
         }
 
         return states;
+    }
+
+    /// <summary>Each request of a swap phase with the time since the DLL was last overwritten when it was sent.</summary>
+    private static IEnumerable<(double SinceMs, double LatencyMs)> SinceOverwrite(LoadResult result, List<long> swapTimes)
+    {
+        long[] swaps;
+        lock (swapTimes)
+        {
+            swaps = [.. swapTimes];
+        }
+
+        for (var i = 0; i < result.LatenciesMs.Length; i++)
+        {
+            var sent = result.DueAt(i);
+            var last = swaps.Where(t => t <= sent).DefaultIfEmpty(long.MinValue).Max();
+            if (last != long.MinValue)
+            {
+                yield return (System.Diagnostics.Stopwatch.GetElapsedTime(last, sent).TotalMilliseconds, result.LatenciesMs[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where in the swap cycle the slow requests of the swap phases fall: per 100 ms after an overwrite, how many
+    /// requests were sent and how many took longer than the steady phases' p99.
+    /// </summary>
+    private static string DescribeTail(List<(double SinceMs, double LatencyMs)> samples, double steadyP99, TimeSpan interval)
+    {
+        var buckets = (int)Math.Ceiling(interval.TotalMilliseconds / 100);
+        var sent = new int[buckets + 1];
+        var over = new int[buckets + 1];
+        foreach (var (since, latency) in samples)
+        {
+            var bucket = Math.Min((int)(since / 100), buckets);
+            sent[bucket]++;
+            over[bucket] += latency > steadyP99 ? 1 : 0;
+        }
+
+        var cells = Enumerable.Range(0, buckets + 1)
+            .Where(b => sent[b] > 0)
+            .Select(b => string.Create(CultureInfo.InvariantCulture, $"{(b == buckets ? $"≥{b * 100}" : $"{b * 100}–{(b + 1) * 100}")} ms: {over[b]} of {sent[b]}"));
+        return string.Create(CultureInfo.InvariantCulture, $"\nSwap phases, requests slower than the steady p99 ({Report.Ms(steadyP99)}) by when they were sent after the last overwrite: {string.Join("; ", cells)}.\n");
     }
 
     private static IEnumerable<string> DescribeSlow(LoadResult result, List<long> swapTimes, string phase, int round)

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using McMaster.NETCore.Plugins;
 using PluginHost.Sdk;
@@ -58,10 +59,10 @@ internal sealed class LoadedPlugin
     /// <summary>Completes when the plugin is retired and its last request has finished.</summary>
     public Task Drained => _drained.Task;
 
-    /// <summary>Loads <paramref name="file"/> (from memory, so the file stays free to be overwritten).</summary>
     /// <summary>How long a handler's constructor may run.</summary>
     public TimeSpan ConstructorTimeout { get; private init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Loads <paramref name="file"/> (from memory, so the file stays free to be overwritten).</summary>
     public static LoadedPlugin Load(PluginFile file, string contentHash, long generation, TimeSpan constructorTimeout)
     {
         var loader = PluginLoader.CreateFromAssemblyFile(
@@ -89,14 +90,14 @@ internal sealed class LoadedPlugin
         }
     }
 
-    private static Type[] FindHandlerTypes(System.Reflection.Assembly assembly)
+    private static Type[] FindHandlerTypes(Assembly assembly)
     {
         Type[] exported;
         try
         {
             exported = assembly.GetExportedTypes();
         }
-        catch (System.Reflection.ReflectionTypeLoadException ex)
+        catch (ReflectionTypeLoadException ex)
         {
             var first = ex.LoaderExceptions.FirstOrDefault(e => e is not null);
             throw new InvalidOperationException($"its types cannot be loaded: {first?.Message ?? ex.Message}", ex);
@@ -170,9 +171,14 @@ internal sealed class LoadedPlugin
         {
             try
             {
+                Prepare(type);
                 created.TrySetResult((CustomLlm)Activator.CreateInstance(type)!);
             }
-            catch (System.Reflection.TargetInvocationException ex) when (ex.InnerException is not null)
+            catch (TypeInitializationException ex) when (ex.InnerException is not null)
+            {
+                created.TrySetException(new InvalidOperationException($"the static constructor of {ex.TypeName} threw {ex.InnerException.GetType().Name}: {ex.InnerException.Message}", ex.InnerException));
+            }
+            catch (TargetInvocationException ex) when (ex.InnerException is not null)
             {
                 created.TrySetException(new InvalidOperationException($"the constructor of {type.FullName} threw {ex.InnerException.GetType().Name}: {ex.InnerException.Message}", ex.InnerException));
             }
@@ -192,6 +198,40 @@ internal sealed class LoadedPlugin
         }
 
         return created.Task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// Runs the handler's static constructor and compiles its own methods (and those of the state machines and
+    /// lambdas nested in it) now, on the constructor's thread, so that the first requests on this version do not
+    /// wait for the JIT. A throwing static constructor fails the version here, before it serves anything. Generic
+    /// methods, and any method the runtime cannot prepare ahead, compile on first call as usual.
+    /// </summary>
+    private static void Prepare(Type type)
+    {
+        const BindingFlags Declared = BindingFlags.DeclaredOnly | BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+        for (var current = type; current is not null && current.Assembly == type.Assembly; current = current.BaseType)
+        {
+            if (current.ContainsGenericParameters)
+            {
+                continue;
+            }
+
+            RuntimeHelpers.RunClassConstructor(current.TypeHandle);
+            foreach (var owner in current.GetNestedTypes(Declared).Where(t => !t.ContainsGenericParameters).Prepend(current))
+            {
+                foreach (var method in owner.GetMethods(Declared).Where(m => m is { IsAbstract: false, ContainsGenericParameters: false }))
+                {
+                    try
+                    {
+                        RuntimeHelpers.PrepareMethod(method.MethodHandle);
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        // Only a head start: whatever cannot be compiled ahead compiles (or fails) on first call.
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>Counts a request in, unless the plugin is already retired (then the caller retries on the new snapshot).</summary>

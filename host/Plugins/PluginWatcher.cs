@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using PluginHost.Configuration;
 using PluginHost.Routing;
@@ -13,6 +14,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
 {
     private readonly Channel<bool> _changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
+    private long _lastChange;
     private FileSystemWatcher? _pluginsWatcher;
     private FileSystemWatcher? _configWatcher;
 
@@ -45,7 +47,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
             {
                 await _changes.Reader.ReadAsync(stoppingToken);
                 await SettleAsync(stoppingToken);
-                var transient = await runtime.ReloadAsync(stoppingToken);
+                var transient = await ReloadInBackgroundAsync(stoppingToken);
                 if (transient && retries < options.TransientRetries)
                 {
                     retries++;
@@ -71,15 +73,37 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
         }
     }
 
-    /// <summary>Waits until no change has arrived for the debounce interval.</summary>
+    /// <summary>Waits until no change has arrived for the debounce interval (counted from the last change).</summary>
     private async Task SettleAsync(CancellationToken cancellationToken)
     {
-        do
+        while (true)
         {
-            await Task.Delay(options.WatchDebounce, cancellationToken);
+            // Consumed before the check: a change after it signals again and gets a reload of its own.
+            _changes.Reader.TryRead(out _);
+            var quiet = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastChange));
+            if (quiet >= options.WatchDebounce)
+            {
+                return;
+            }
+
+            await Task.Delay(options.WatchDebounce - quiet, cancellationToken);
         }
-        while (_changes.Reader.TryRead(out _));
     }
+
+    /// <summary>
+    /// Reloads on a thread of its own at the lowest CPU priority: loading, hashing and constructing a new version
+    /// then waits for the requests being served instead of delaying them.
+    /// </summary>
+    private Task<bool> ReloadInBackgroundAsync(CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(
+            () =>
+            {
+                BackgroundPriority.LowerCurrentThread();
+                return runtime.ReloadAsync(cancellationToken).GetAwaiter().GetResult();
+            },
+            cancellationToken,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
 
     private async Task RetryLaterAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
@@ -108,13 +132,19 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
         watcher.Error += (_, e) =>
         {
             LogWatcherError(logger, e.GetException());
-            _changes.Writer.TryWrite(true);
+            Changed();
         };
         watcher.EnableRaisingEvents = true;
         return watcher;
     }
 
-    private void OnChange(object sender, FileSystemEventArgs e) => _changes.Writer.TryWrite(true);
+    private void OnChange(object sender, FileSystemEventArgs e) => Changed();
+
+    private void Changed()
+    {
+        Volatile.Write(ref _lastChange, Stopwatch.GetTimestamp());
+        _changes.Writer.TryWrite(true);
+    }
 
     [LoggerMessage(200, LogLevel.Information, "Watching {Plugins} and {Config} for changes")]
     private static partial void LogWatching(ILogger logger, string plugins, string config);

@@ -2,8 +2,8 @@ namespace PluginHost.Routing;
 
 internal static partial class Log
 {
-    [LoggerMessage(1, LogLevel.Information, "Loaded plugin {Name} {Version} (generation {Generation}) from {Path}")]
-    public static partial void PluginLoaded(ILogger logger, string name, string version, long generation, string path);
+    [LoggerMessage(1, LogLevel.Information, "Loaded plugin {Name} {Version} (generation {Generation}) from {Path} in {Milliseconds:0.0} ms")]
+    public static partial void PluginLoaded(ILogger logger, string name, string version, long generation, string path, double milliseconds);
 
     [LoggerMessage(2, LogLevel.Error, "Plugin {Name} ({Path}) failed to load: {Error}")]
     public static partial void PluginLoadFailed(ILogger logger, string name, string path, string error);

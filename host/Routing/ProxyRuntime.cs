@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -211,9 +212,10 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             LoadedPlugin? loaded = null;
             try
             {
+                var started = Stopwatch.GetTimestamp();
                 loaded = LoadedPlugin.Load(file, hash, Interlocked.Increment(ref _generation), _options.ConstructorTimeout);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
-                Log.PluginLoaded(_logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path);
+                Log.PluginLoaded(_logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 plugins.Add(loaded);
             }
             catch (Exception ex)

@@ -142,6 +142,7 @@ public sealed class HotReloadTests
     [TestCase("corrupt")]
     [TestCase("truncated")]
     [TestCase("Versioned.Throwing")]
+    [TestCase("Versioned.StaticThrowing")]
     [TestCase("Versioned.Renamed")]
     [TestCase("Versioned.Hanging")]
     [TestCase("empty")]
@@ -191,6 +192,20 @@ public sealed class HotReloadTests
         }
 
         await proxy.WaitForSnapshotAsync(s => Active(s, "Versioned").Generation != before && s.Failures.Count == 0);
+        Assert.That(await AskAsync(proxy), Is.EqualTo("v2"));
+    }
+
+    [Test]
+    public async Task A_version_the_watcher_loads_is_built_at_the_lowest_CPU_priority_so_requests_go_first()
+    {
+        Assume.That(OperatingSystem.IsLinux(), "thread priorities are set on Linux only");
+        await using var proxy = await TestProxy.StartAsync(VersionedConfig, [("Versioned", "Versioned.V1")], watch: true);
+        var before = Active(proxy.Runtime.Current, "Versioned").Generation;
+
+        TestProxy.InstallPlugin(proxy.PluginsDirectory, "Versioned", "Versioned.V2");
+        await proxy.WaitForSnapshotAsync(s => Active(s, "Versioned").Generation != before);
+
+        Assert.That(await AskAsync(proxy, content: "constructed-nice"), Is.EqualTo("19"), "the nice value of the thread that ran v2's constructor");
         Assert.That(await AskAsync(proxy), Is.EqualTo("v2"));
     }
 

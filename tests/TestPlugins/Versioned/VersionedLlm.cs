@@ -4,7 +4,7 @@ using PluginHost.Sdk;
 namespace Versioned;
 
 /// <summary>
-/// The same handler in several builds (Versioned.V1, .V2, .Throwing, .Hanging, .Renamed), all with assembly name
+/// The same handler in several builds (Versioned.V1, .V2, .Throwing, .StaticThrowing, .Hanging, .Renamed), all with assembly name
 /// Versioned: the answer names the build, so tests can see which version served a request.
 /// </summary>
 #if RENAMED
@@ -19,12 +19,16 @@ public sealed class VersionedLlm : CustomLlm
     public const string Answer = "v1";
 #endif
 
+    // A static field the answers read, so a throwing static constructor would fail every request.
+    private static readonly string Suffix = InitializeStatics();
+
 #if RENAMED
     public RenamedLlm()
 #else
     public VersionedLlm()
 #endif
     {
+        ConstructedAtNice = ThreadNice();
 #if THROWING
         throw new InvalidOperationException("this build's constructor always throws");
 #endif
@@ -33,8 +37,19 @@ public sealed class VersionedLlm : CustomLlm
 #endif
     }
 
+    /// <summary>The nice value (Linux CPU priority) of the thread that constructed this instance, or "?".</summary>
+    private string ConstructedAtNice { get; }
+
+    /// <summary>Answers the build's name, or, asked <c>constructed-nice</c>, <see cref="ConstructedAtNice"/>.</summary>
     public override Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(ModelResponse.FromText(Answer));
+        Task.FromResult(ModelResponse.FromText(request.Messages[^1].Content == "constructed-nice" ? ConstructedAtNice : Answer + Suffix));
+
+    private static string ThreadNice()
+    {
+        // /proc/thread-self/stat: "pid (comm) state ..."; the nice value is the 19th field, the 17th after the comm.
+        var stat = File.Exists("/proc/thread-self/stat") ? File.ReadAllText("/proc/thread-self/stat") : null;
+        return stat is null ? "?" : stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16];
+    }
 
     /// <summary>Streams <c>Answer-0</c>, <c>Answer-1</c>… as many as the last message says, <c>delay_ms</c> apart.</summary>
     public override async IAsyncEnumerable<GenericStreamingChunk> StreamingAsync(ChatCompletionRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -48,7 +63,13 @@ public sealed class VersionedLlm : CustomLlm
                 await Task.Delay(delay, cancellationToken);
             }
 
-            yield return GenericStreamingChunk.FromText($"{Answer}-{i} ");
+            yield return GenericStreamingChunk.FromText($"{Answer}{Suffix}-{i} ");
         }
     }
+
+#if STATIC_THROWING
+    private static string InitializeStatics() => throw new InvalidOperationException("this build's static constructor always throws");
+#else
+    private static string InitializeStatics() => "";
+#endif
 }
