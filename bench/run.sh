@@ -214,7 +214,7 @@ run_full() {
       stop_last
     fi
     row 5 && bench swaps --number 5 --title 'sustained load while the handler DLL is swapped' \
-      $(proxy_side swap) --rounds 4 --seconds 6 --rate 300 --interval-ms 800 \
+      $(proxy_side swap) --rounds 8 --seconds 4 --rate 300 --interval-ms 800 \
       --plugin-dll "$WORK/plugins/SwapHandler/SwapHandler.dll" \
       --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll" \
       --plugins-url "http://127.0.0.1:$PROXY_PORT/plugins"

@@ -79,7 +79,9 @@ internal static class SwapsUnderLoad
         var states = await RetiredStatesAsync(client, args.String("plugins-url"), target.Key);
         var p99Steady = Stats.Percentile(steady, 99);
         var p99Swaps = Stats.Percentile(swapping, 99);
-        var ratio = Stats.Median(ratios);
+        // The headline pools every request of each condition (the p99 "during swaps" is the p99 of all requests sent
+        // while swapping); the per-round ratios are listed too, but one noisy neighbour in one phase swings those.
+        var ratio = p99Swaps / p99Steady;
         details.Append(CultureInfo.InvariantCulture, $"\nAnswers seen: {string.Join(", ", answers.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"\"{p.Key}\" ×{p.Value}"))}. Retired SwapHandler versions by state (GET /plugins): {string.Join(", ", states.Select(p => $"{p.Key} {p.Value}"))}.\n");
         details.Append(DescribeTail(afterOverwrite, p99Steady, interval));
         details.Append(slow.Count == 0
@@ -94,7 +96,7 @@ internal static class SwapsUnderLoad
         report.Row(
             args.String("number"),
             args.String("title"),
-            $"{failures.Count} failed of {steady.Count + swapping.Count}; {swaps} swaps; p99 with swaps / steady: {Report.F(ratio)}× (median of {rounds} rounds; over all samples {Report.Ms(p99Swaps)} vs {Report.Ms(p99Steady)})",
+            $"{failures.Count} failed of {steady.Count + swapping.Count}; {swaps} swaps; p99 with swaps / steady: {Report.F(ratio)}× ({Report.Ms(p99Swaps)} vs {Report.Ms(p99Steady)} over the {swapping.Count} and {steady.Count} requests of {rounds} interleaved rounds; per round: {string.Join(", ", ratios.Select(r => Report.F(r)))}, median {Report.F(Stats.Median(ratios))}×)",
             "0 failed; ≥ 20 swaps; p99 ≤ 2×",
             failures.Count == 0 && swaps >= 20 && ratio <= 2);
         return 0;

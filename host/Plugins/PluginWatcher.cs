@@ -38,16 +38,38 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
         base.Dispose();
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Reloads on one thread of its own, for the life of the host, at the lowest CPU priority: hashing, loading and
+    /// constructing a new version then wait for the requests being served instead of delaying them (and no thread
+    /// is created per reload).
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            BackgroundPriority.LowerCurrentThread();
+            ReloadLoop(stoppingToken);
+            stopped.TrySetResult();
+        })
+        {
+            IsBackground = true,
+            Name = "plugin-reload",
+        };
+        thread.Start();
+        return stopped.Task;
+    }
+
+    private void ReloadLoop(CancellationToken stoppingToken)
     {
         var retries = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await _changes.Reader.ReadAsync(stoppingToken);
-                await SettleAsync(stoppingToken);
-                var transient = await ReloadInBackgroundAsync(stoppingToken);
+                _changes.Reader.ReadAsync(stoppingToken).AsTask().GetAwaiter().GetResult();
+                Settle(stoppingToken);
+                var transient = runtime.ReloadAsync(stoppingToken).GetAwaiter().GetResult();
                 if (transient && retries < options.TransientRetries)
                 {
                     retries++;
@@ -74,7 +96,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
     }
 
     /// <summary>Waits until no change has arrived for the debounce interval (counted from the last change).</summary>
-    private async Task SettleAsync(CancellationToken cancellationToken)
+    private void Settle(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -86,24 +108,10 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
                 return;
             }
 
-            await Task.Delay(options.WatchDebounce - quiet, cancellationToken);
+            cancellationToken.WaitHandle.WaitOne(options.WatchDebounce - quiet);
+            cancellationToken.ThrowIfCancellationRequested();
         }
     }
-
-    /// <summary>
-    /// Reloads on a thread of its own at the lowest CPU priority: loading, hashing and constructing a new version
-    /// then waits for the requests being served instead of delaying them.
-    /// </summary>
-    private Task<bool> ReloadInBackgroundAsync(CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(
-            () =>
-            {
-                BackgroundPriority.LowerCurrentThread();
-                return runtime.ReloadAsync(cancellationToken).GetAwaiter().GetResult();
-            },
-            cancellationToken,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
 
     private async Task RetryLaterAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
