@@ -41,7 +41,7 @@ internal static class UnloadCycles
                       custom_handler: SwapHandler
                 """);
             // Checks every 5 ms: this harness measures memory and leaks, not the latency of requests during a swap.
-            var options = new PluginHostOptions { ConfigPath = config, Watch = false, UnloadCheckInterval = TimeSpan.FromMilliseconds(5) };
+            var options = new PluginHostOptions { ConfigPath = config, Watch = false, UnloadCheckInterval = TimeSpan.FromMilliseconds(5), UnloadSettle = TimeSpan.Zero };
             await using var runtime = new ProxyRuntime(options, NullLogger<ProxyRuntime>.Instance);
             runtime.Initialize();
 

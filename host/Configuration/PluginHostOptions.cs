@@ -30,6 +30,12 @@ internal sealed record PluginHostOptions
     /// </summary>
     public TimeSpan UnloadCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How long unloads must be quiet before the host forces collections to confirm them (a burst of swaps shares
+    /// them); the oldest unconfirmed one waits at most three times this.
+    /// </summary>
+    public TimeSpan UnloadSettle { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a handler's constructor may run before its plugin version counts as failed.</summary>
     public TimeSpan ConstructorTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

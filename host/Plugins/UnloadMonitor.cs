@@ -6,13 +6,16 @@ namespace PluginHost.Plugins;
 /// Confirms that unloaded plugin contexts are really collected, for all of them together: while any is pending
 /// it asks for one background full collection per interval (requests keep running while it marks; a context's
 /// cleanup needs two collections with its finalizer in between), so a burst of swaps shares its collections
-/// instead of forcing its own per plugin. Only a context still alive at its deadline gets blocking collections,
-/// so that nothing is called leaked too early.
+/// instead of forcing its own per plugin. Collections wait until unloads have been quiet for
+/// <paramref name="settle"/> (or the oldest pending context has waited three times that): during a storm of
+/// swaps, a rebuild loop, they would otherwise run several times a second on the cores serving requests.
+/// Only a context still alive at its deadline gets blocking collections, so that nothing is called leaked too early.
 /// </summary>
-internal sealed class UnloadMonitor(TimeSpan timeout, TimeSpan interval, CancellationToken stopping)
+internal sealed class UnloadMonitor(TimeSpan timeout, TimeSpan interval, TimeSpan settle, CancellationToken stopping)
 {
     private readonly List<Pending> _pending = [];
     private bool _running;
+    private DateTime _lastUnload;
 
     /// <summary>
     /// Completes with true once <paramref name="context"/> is collected, false if it is still alive at the deadline;
@@ -20,9 +23,11 @@ internal sealed class UnloadMonitor(TimeSpan timeout, TimeSpan interval, Cancell
     /// </summary>
     public Task<bool> WatchAsync(WeakReference context)
     {
-        var pending = new Pending(context, DateTime.UtcNow + timeout);
+        var now = DateTime.UtcNow;
+        var pending = new Pending(context, now, now + timeout);
         lock (_pending)
         {
+            _lastUnload = now;
             _pending.Add(pending);
             if (!_running)
             {
@@ -68,6 +73,12 @@ internal sealed class UnloadMonitor(TimeSpan timeout, TimeSpan interval, Cancell
             }
 
             var now = DateTime.UtcNow;
+            DateTime lastUnload;
+            lock (_pending)
+            {
+                lastUnload = _lastUnload;
+            }
+
             var anyAlive = false;
             foreach (var item in batch)
             {
@@ -91,7 +102,11 @@ internal sealed class UnloadMonitor(TimeSpan timeout, TimeSpan interval, Cancell
 
             if (anyAlive)
             {
-                GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
+                if (now - lastUnload >= settle || now - batch.Min(p => p.Unloaded) >= 3 * settle)
+                {
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: false, compacting: false);
+                }
+
                 try
                 {
                     await Task.Delay(interval, stopping);
@@ -118,7 +133,7 @@ internal sealed class UnloadMonitor(TimeSpan timeout, TimeSpan interval, Cancell
         return context.IsAlive;
     }
 
-    private sealed record Pending(WeakReference Context, DateTime Deadline)
+    private sealed record Pending(WeakReference Context, DateTime Unloaded, DateTime Deadline)
     {
         public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -32,7 +32,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         _options = options;
         _logger = logger;
-        _collections = new UnloadMonitor(options.UnloadTimeout, options.UnloadCheckInterval, _stopping.Token);
+        _collections = new UnloadMonitor(options.UnloadTimeout, options.UnloadCheckInterval, options.UnloadSettle, _stopping.Token);
     }
 
     public PluginHostOptions Options => _options;
