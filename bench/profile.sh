@@ -104,4 +104,7 @@ profile_main() {
   log "profile written to $out"
 }
 
-profile_main "$@"
+# Other scripts may source this file for its functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  profile_main "$@"
+fi
