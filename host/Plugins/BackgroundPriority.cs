@@ -7,7 +7,7 @@ namespace PluginHost.Plugins;
 /// core from requests: on a busy or pinned machine the kernel then runs every request thread first, and the
 /// reload uses what is left. Linux only (a thread's nice value); elsewhere it does nothing.
 /// </summary>
-internal static partial class BackgroundPriority
+internal static class BackgroundPriority
 {
     private const int PrioProcess = 0;
     private const int LowestNice = 19;

@@ -39,9 +39,9 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
     }
 
     /// <summary>
-    /// Reloads on one thread of its own, for the life of the host, at the lowest CPU priority: hashing, loading and
-    /// constructing a new version then wait for the requests being served instead of delaying them (and no thread
-    /// is created per reload).
+    /// Reloads on one thread of its own, for the life of the host, at the lowest CPU priority: on a busy machine,
+    /// hashing, loading and constructing a new version (its constructor thread inherits the priority) wait for
+    /// the requests being served. No thread is created per reload.
     /// </summary>
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
