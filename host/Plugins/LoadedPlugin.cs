@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using McMaster.NETCore.Plugins;
+using System.Runtime.Loader;
 using PluginHost.Sdk;
 
 namespace PluginHost.Plugins;
@@ -14,20 +14,20 @@ internal sealed class LoadedPlugin
 {
     private readonly Dictionary<Type, CustomLlm> _instances = [];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private PluginLoader? _loader;
+    private AssemblyLoadContext? _context;
     private int _inFlight;
     private volatile bool _retired;
 
-    private LoadedPlugin(PluginFile file, string contentHash, long generation, PluginLoader loader, IReadOnlyList<Type> handlerTypes, string? version)
+    private LoadedPlugin(PluginFile file, string contentHash, long generation, AssemblyLoadContext context, IReadOnlyList<Type> handlerTypes, string? version)
     {
         File = file;
         ContentHash = contentHash;
         Generation = generation;
-        _loader = loader;
+        _context = context;
         HandlerTypes = handlerTypes;
         Version = version;
         LoadedAt = DateTimeOffset.UtcNow;
-        Context = new WeakReference(loader.LoadContext, trackResurrection: false);
+        Context = new WeakReference(context, trackResurrection: false);
     }
 
     public PluginFile File { get; }
@@ -65,27 +65,16 @@ internal sealed class LoadedPlugin
     /// <summary>Loads <paramref name="file"/> (from memory, so the file stays free to be overwritten).</summary>
     public static LoadedPlugin Load(PluginFile file, string contentHash, long generation, TimeSpan constructorTimeout)
     {
-        var loader = PluginLoader.CreateFromAssemblyFile(
-            file.Path,
-            isUnloadable: true,
-            sharedTypes: [typeof(CustomLlm)],
-            configure: config =>
-            {
-                // From memory, so the file can be overwritten while loaded. Not PreferSharedTypes: that would hand a
-                // plugin the host's version of a dependency instead of its own. Only the SDK is shared.
-                config.LoadInMemory = true;
-                config.PreferSharedTypes = false;
-            });
+        var (context, assembly) = PluginContexts.Load(file.Path);
         try
         {
-            var assembly = loader.LoadDefaultAssembly();
             var types = FindHandlerTypes(assembly);
             var version = assembly.GetName().Version?.ToString();
-            return new LoadedPlugin(file, contentHash, generation, loader, types, version) { ConstructorTimeout = constructorTimeout };
+            return new LoadedPlugin(file, contentHash, generation, context, types, version) { ConstructorTimeout = constructorTimeout };
         }
         catch
         {
-            loader.Dispose();
+            context.Unload();
             throw;
         }
     }
@@ -304,8 +293,7 @@ internal sealed class LoadedPlugin
         }
 
         HandlerTypes = [];
-        var loader = Interlocked.Exchange(ref _loader, null);
-        loader?.Dispose();
+        Interlocked.Exchange(ref _context, null)?.Unload();
         State = PluginState.Unloading;
     }
 }
