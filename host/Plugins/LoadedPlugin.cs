@@ -62,10 +62,10 @@ internal sealed class LoadedPlugin
     /// <summary>How long a handler's constructor may run.</summary>
     public TimeSpan ConstructorTimeout { get; private init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Loads <paramref name="file"/> (from memory, so the file stays free to be overwritten).</summary>
-    public static LoadedPlugin Load(PluginFile file, string contentHash, long generation, TimeSpan constructorTimeout)
+    /// <summary>Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays free to be overwritten).</summary>
+    public static LoadedPlugin Load(PluginFile file, byte[] content, string contentHash, long generation, TimeSpan constructorTimeout)
     {
-        var (context, assembly) = PluginContexts.Load(file.Path);
+        var (context, assembly) = PluginContexts.Load(file.Path, content);
         try
         {
             var types = FindHandlerTypes(assembly);

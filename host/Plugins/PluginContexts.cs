@@ -17,15 +17,18 @@ internal static class PluginContexts
 {
     private static readonly ConcurrentDictionary<(string Path, DateTime RuntimeConfigWritten), AssemblyLoadContextBuilder> Builders = new();
 
-    /// <summary>A new context for the plugin at <paramref name="path"/>, with the plugin's own assembly loaded into it.</summary>
-    public static (AssemblyLoadContext Context, Assembly Assembly) Load(string path)
+    /// <summary>
+    /// A new context for the plugin at <paramref name="path"/>, with the plugin's own assembly loaded into it from
+    /// <paramref name="content"/> (its bytes, already read), so the file stays free to be overwritten.
+    /// </summary>
+    public static (AssemblyLoadContext Context, Assembly Assembly) Load(string path, byte[] content)
     {
         var runtimeConfig = Path.ChangeExtension(path, ".runtimeconfig.json");
         var builder = Builders.GetOrAdd((path, File.GetLastWriteTimeUtc(runtimeConfig)), key => CreateBuilder(key.Path, runtimeConfig));
         var context = builder.Build();
         try
         {
-            return (context, LoadFromMemory(context, path));
+            return (context, LoadFromMemory(context, path, content));
         }
         catch
         {
@@ -55,10 +58,10 @@ internal static class PluginContexts
         return builder;
     }
 
-    /// <summary>Loads the assembly from a copy in memory (and its symbols, if beside it), so the file stays free to be overwritten.</summary>
-    private static Assembly LoadFromMemory(AssemblyLoadContext context, string path)
+    /// <summary>Loads the assembly from memory, with its symbols if they are beside it.</summary>
+    private static Assembly LoadFromMemory(AssemblyLoadContext context, string path, byte[] content)
     {
-        using var assembly = new MemoryStream(File.ReadAllBytes(path), writable: false);
+        using var assembly = new MemoryStream(content, writable: false);
         var symbols = Path.ChangeExtension(path, ".pdb");
         if (!File.Exists(symbols))
         {

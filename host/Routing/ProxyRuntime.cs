@@ -190,9 +190,10 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         {
             var old = previous?.Plugins.FirstOrDefault(p => p.Name == file.Name);
             string hash;
+            byte[] content;
             try
             {
-                hash = HashAndValidate(file.Path);
+                (hash, content) = ReadAndValidate(file.Path);
             }
             catch (Exception ex)
             {
@@ -213,7 +214,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             try
             {
                 var started = Stopwatch.GetTimestamp();
-                loaded = LoadedPlugin.Load(file, hash, Interlocked.Increment(ref _generation), _options.ConstructorTimeout);
+                loaded = LoadedPlugin.Load(file, content, hash, Interlocked.Increment(ref _generation), _options.ConstructorTimeout);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 Log.PluginLoaded(_logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 plugins.Add(loaded);
@@ -271,7 +272,11 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         }
     }
 
-    private static string HashAndValidate(string path)
+    /// <summary>
+    /// Reads the assembly once, checks it is a complete .NET image and hashes it: the same bytes are then loaded,
+    /// so the version that serves is the one that was validated, even if the file changes again meanwhile.
+    /// </summary>
+    private static (string Hash, byte[] Content) ReadAndValidate(string path)
     {
         byte[] content;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
@@ -292,7 +297,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             _ = pe.GetMetadata().Length;
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(content))[..16];
+        return (Convert.ToHexStringLower(SHA256.HashData(content))[..16], content);
     }
 
     private static string Describe(Exception ex) => ex switch
