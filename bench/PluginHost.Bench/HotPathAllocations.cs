@@ -28,12 +28,12 @@ internal static class HotPathAllocations
             ModelName = "my-custom-model",
             Provider = "my-custom-llm",
             ProviderModel = "my-model",
-            ExtraParams = new Dictionary<string, object?>(),
+            Settings = Deployment.None,
             Location = "bench",
         };
         var output = new ArrayBufferWriter<byte>(4096);
         using var document = JsonDocument.Parse(body);
-        var request = ChatRequestReader.Read(document.RootElement, "my-custom-model", deployment);
+        var request = ChatRequestReader.Read(document.RootElement, new RequestTarget("my-custom-model", deployment));
         var response = ModelResponse.FromText("Hi!", new Usage(10, 20));
         var identity = ResponseIdentity.Create("chatcmpl-", "my-custom-model");
         const string header = "Bearer sk-1234";
@@ -41,7 +41,7 @@ internal static class HotPathAllocations
         var steps = new (string Name, Action Step)[]
         {
             ("JsonDocument.Parse of the request body (bytes; the endpoint parses the body stream)", () => JsonDocument.Parse(body).Dispose()),
-            ("ChatRequestReader.ReadModel + Read → ChatCompletionRequest", () => ChatRequestReader.Read(document.RootElement, ChatRequestReader.ReadModel(document.RootElement), deployment)),
+            ("RequestInput.ReadModel + ChatRequestReader.Read → ChatCompletionRequest", () => ChatRequestReader.Read(document.RootElement, new RequestTarget(RequestInput.ReadModel(document.RootElement), deployment))),
             ("master key check as in ApiKeyMiddleware.IsAuthorized (two SHA-256, two strings, two byte arrays)", () => KeyCheckAsInHost(header, "sk-1234")),
             ("Deadline.Start + Dispose (no timeout configured)", () => Deadline.Start(CancellationToken.None, null).Dispose()),
             ("the Hi! handler's answer: ModelResponse.FromText + Task.FromResult", () => Task.FromResult(ModelResponse.FromText("Hi!", new Usage(10, 20)))),

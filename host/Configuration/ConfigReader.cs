@@ -1,4 +1,5 @@
 using System.Globalization;
+using PluginHost.Sdk;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -92,6 +93,7 @@ internal static class ConfigReader
         string? masterKey = null;
         var maxRequestSizeMb = 32d;
         var requireHandlers = false;
+        var limits = new RequestLimits();
         if (reader.Child(root, "general_settings") is { } generalNode)
         {
             var general = reader.Mapping(generalNode, "general_settings");
@@ -109,6 +111,28 @@ internal static class ConfigReader
                     throw reader.Error(generalNode, $"general_settings.max_request_size_mb '{size}' is not a positive number.");
                 }
             }
+
+            limits = new RequestLimits
+            {
+                MaxEmbeddingInputs = Limit("max_embedding_inputs", limits.MaxEmbeddingInputs),
+                MaxEmbeddingDimensions = Limit("max_embedding_dimensions", limits.MaxEmbeddingDimensions),
+                MaxRerankDocuments = Limit("max_rerank_documents", limits.MaxRerankDocuments),
+                MaxCompletionPrompts = Limit("max_completion_prompts", limits.MaxCompletionPrompts),
+                MaxImagesPerRequest = Limit("max_images_per_request", limits.MaxImagesPerRequest),
+                MaxImageSidePixels = Limit("max_image_side_px", limits.MaxImageSidePixels),
+            };
+
+            int Limit(string key, int fallback)
+            {
+                if (reader.OptionalString(general, key, "general_settings") is not { } text)
+                {
+                    return fallback;
+                }
+
+                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
+                    ? value
+                    : throw reader.Error(generalNode, $"general_settings.{key} '{text}' is not a positive whole number.");
+            }
         }
 
         return new ProxyConfig
@@ -120,6 +144,7 @@ internal static class ConfigReader
             MasterKey = string.IsNullOrEmpty(masterKey) ? null : masterKey,
             MaxRequestSizeMb = maxRequestSizeMb,
             RequireHandlers = requireHandlers,
+            Limits = limits,
         };
     }
 
@@ -168,10 +193,13 @@ internal static class ConfigReader
             ModelName = modelName,
             Provider = model[..slash],
             ProviderModel = model[(slash + 1)..],
-            ApiBase = reader.OptionalString(parameters, "api_base", $"{where}.litellm_params"),
-            ApiKey = reader.OptionalString(parameters, "api_key", $"{where}.litellm_params"),
-            Timeout = timeout,
-            ExtraParams = extra,
+            Settings = new Deployment
+            {
+                ApiBase = reader.OptionalString(parameters, "api_base", $"{where}.litellm_params"),
+                ApiKey = reader.OptionalString(parameters, "api_key", $"{where}.litellm_params"),
+                Timeout = timeout,
+                LitellmParams = extra,
+            },
             Mode = mode,
             Location = reader.Location(entryNode, where),
         };

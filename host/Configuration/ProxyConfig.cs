@@ -1,3 +1,5 @@
+using PluginHost.Sdk;
+
 namespace PluginHost.Configuration;
 
 /// <summary>The proxy's configuration as read from <c>plugins.yaml</c>: LiteLLM's keys and meaning.</summary>
@@ -27,7 +29,36 @@ internal sealed record ProxyConfig
     /// </summary>
     public bool RequireHandlers { get; init; }
 
+    /// <summary>Bounds on what one request may ask a handler to produce (<c>general_settings.max_…</c>).</summary>
+    public RequestLimits Limits { get; init; } = new();
+
     public long MaxRequestBytes => (long)(MaxRequestSizeMb * 1024 * 1024);
+}
+
+/// <summary>
+/// How much work one request may ask for, checked before its handler runs, so no request makes the proxy or a
+/// handler allocate without bound (a 400 names the limit and its <c>general_settings</c> key). The defaults
+/// are OpenAI's own limits where it has one, and generous bounds where it does not.
+/// </summary>
+internal sealed record RequestLimits
+{
+    /// <summary><c>general_settings.max_embedding_inputs</c>: items of an embeddings <c>input</c> (OpenAI: 2048).</summary>
+    public int MaxEmbeddingInputs { get; init; } = 2048;
+
+    /// <summary><c>general_settings.max_embedding_dimensions</c>: an embeddings request's <c>dimensions</c> (OpenAI's largest model: 3072).</summary>
+    public int MaxEmbeddingDimensions { get; init; } = 8192;
+
+    /// <summary><c>general_settings.max_rerank_documents</c>: a rerank request's <c>documents</c>.</summary>
+    public int MaxRerankDocuments { get; init; } = 10_000;
+
+    /// <summary><c>general_settings.max_completion_prompts</c>: prompts of one legacy <c>/completions</c> request.</summary>
+    public int MaxCompletionPrompts { get; init; } = 2048;
+
+    /// <summary><c>general_settings.max_images_per_request</c>: an image request's <c>n</c> (OpenAI: 10).</summary>
+    public int MaxImagesPerRequest { get; init; } = 10;
+
+    /// <summary><c>general_settings.max_image_side_px</c>: the width and the height of an image request's <c>size</c>.</summary>
+    public int MaxImageSidePixels { get; init; } = 4096;
 }
 
 /// <summary>One <c>model_list</c> entry.</summary>
@@ -42,17 +73,11 @@ internal sealed record ModelDeployment
     /// <summary>The rest of <c>litellm_params.model</c> (<c>my-model</c>).</summary>
     public required string ProviderModel { get; init; }
 
-    /// <summary><c>litellm_params.api_base</c>.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>litellm_params.api_key</c>.</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary><c>litellm_params.timeout</c>.</summary>
-    public TimeSpan? Timeout { get; init; }
-
-    /// <summary>Every other <c>litellm_params</c> key.</summary>
-    public required IReadOnlyDictionary<string, object?> ExtraParams { get; init; }
+    /// <summary>
+    /// <c>api_base</c>, <c>api_key</c>, <c>timeout</c> and every other <c>litellm_params</c> key, as handlers see
+    /// them: built once here, handed to every request this deployment serves.
+    /// </summary>
+    public required Deployment Settings { get; init; }
 
     /// <summary><c>model_info.mode</c> (chat, embedding, image_generation…), if given.</summary>
     public string? Mode { get; init; }

@@ -1,92 +1,31 @@
-using System.Buffers;
-using PluginHost.Routing;
+using System.Text.Json;
+using PluginHost.Configuration;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
-/// <summary><c>POST /chat/completions</c>: validates, leases the model's handler, and answers as JSON or SSE.</summary>
-internal static class ChatCompletionsEndpoint
+/// <summary><c>POST /chat/completions</c>: OpenAI's chat request in, a <c>chat.completion</c> or its SSE chunks out.</summary>
+internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionRequest, ModelResponse>
 {
-    public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
-    {
-        using var call = await JsonApiCall.BeginAsync(context, runtime);
-        var binding = call.Binding;
-        var request = ChatRequestReader.Read(call.Root, call.Model, call.Deployment);
-        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
-        if (request.Stream)
-        {
-            await StreamAsync(context, binding, request, deadline);
-        }
-        else
-        {
-            await CompleteAsync(context, binding, request, deadline);
-        }
-    }
+    public static HandlerCapabilities Capability => HandlerCapabilities.ChatCompletions;
 
-    /// <summary>Leases the handler behind <paramref name="model"/>, or throws the error the client should get.</summary>
-    public static HandlerLease Lease(ProxyRuntime runtime, string model)
-    {
-        var result = runtime.TryLease(model, out var lease);
-        return result switch
-        {
-            LeaseResult.Leased => lease,
-            LeaseResult.UnknownModel => throw new OpenAiException(
-                400,
-                $"Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key.",
-                "model",
-                "model_not_found"),
-            _ => throw new OpenAiException(503, $"Model '{model}' is unavailable: {lease.Route.Unavailable}", "model", "model_unavailable"),
-        };
-    }
+    public static string MethodName => nameof(CustomLlm.CompletionAsync);
 
-    private static async Task CompleteAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline)
-    {
-        ModelResponse response;
-        try
-        {
-            response = await binding.Handler.CompletionAsync(request, deadline.Token)
-                ?? throw new InvalidOperationException("CompletionAsync returned null instead of a ModelResponse.");
-        }
-        catch (Exception ex)
-        {
-            throw deadline.Translate(ex, binding.HandlerName);
-        }
+    public static ValueTask<ChatCompletionRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(ChatRequestReader.Read(input.Json, target));
 
-        // The body is written to a buffer before anything is sent: a response the handler built wrongly (a null
-        // message, a tool call without a function) is then its error, reported as one, never half a body.
-        var buffer = JsonBuffer.Rent();
-        try
-        {
-            try
-            {
-                ChatResponseWriter.WriteCompletion(buffer.Writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
-                buffer.Writer.Flush();
-            }
-            catch (Exception ex)
-            {
-                throw deadline.Translate(ex, binding.HandlerName);
-            }
+    public static Task<ModelResponse> InvokeAsync(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken) =>
+        handler.CompletionAsync(request, cancellationToken);
 
-            context.Response.ContentType = "application/json";
-            context.Response.ContentLength = buffer.Written.Length;
-            context.Response.BodyWriter.Write(buffer.Written);
-        }
-        finally
-        {
-            JsonBuffer.Return(buffer);
-        }
+    public static void Write(Utf8JsonWriter writer, ChatCompletionRequest request, ModelResponse response) =>
+        ChatResponseWriter.WriteCompletion(writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
 
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
-    }
+    public static bool Streams(ChatCompletionRequest request) => request.Stream;
 
-    private static Task StreamAsync(HttpContext context, HandlerBinding binding, ChatCompletionRequest request, Deadline deadline) =>
-        SseStreaming.RunAsync(
-            context,
-            binding,
-            deadline,
-            binding.Handler.StreamingAsync(request, deadline.Token),
-            new ChatStreamFormat(ResponseIdentity.Create("chatcmpl-", request.RequestedModel)),
-            request.StreamOptions?.IncludeUsage == true);
+    public static HandlerStream Stream(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken) => new(
+        handler.StreamingAsync(request, cancellationToken),
+        new ChatStreamFormat(ResponseIdentity.Create("chatcmpl-", request.RequestedModel)),
+        request.StreamOptions?.IncludeUsage == true);
 
     /// <summary>
     /// <c>chat.completion.chunk</c> events with the per-choice state OpenAI's format needs: role on a choice's
@@ -158,45 +97,4 @@ internal static class ChatCompletionsEndpoint
             public bool HasToolCalls;
         }
     }
-}
-
-/// <summary>The request's cancellation: the client's disconnect, plus the deployment's timeout when it has one.</summary>
-internal sealed class Deadline : IDisposable
-{
-    private readonly CancellationTokenSource? _timeout;
-    private readonly TimeSpan? _after;
-    private readonly CancellationToken _aborted;
-
-    private Deadline(CancellationToken aborted, TimeSpan? after)
-    {
-        _aborted = aborted;
-        _after = after;
-        if (after is { } limit)
-        {
-            _timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            _timeout.CancelAfter(limit);
-        }
-    }
-
-    public CancellationToken Token => _timeout?.Token ?? _aborted;
-
-    public static Deadline Start(CancellationToken aborted, TimeSpan? timeout) => new(aborted, timeout);
-
-    /// <summary>A handler exception as the client sees it: a timeout becomes 408, the rest keep their mapping.</summary>
-    public Exception Translate(Exception exception, string handlerName)
-    {
-        if (exception is OperationCanceledException && _aborted.IsCancellationRequested)
-        {
-            return exception;
-        }
-
-        if (exception is OperationCanceledException && _timeout is { IsCancellationRequested: true })
-        {
-            return new OpenAiException(408, $"Request timed out: the handler did not answer within {_after!.Value.TotalSeconds:0.###} s (litellm_params.timeout).", code: "timeout");
-        }
-
-        return ErrorHandlingMiddleware.ToOpenAi(exception, handlerName);
-    }
-
-    public void Dispose() => _timeout?.Dispose();
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using PluginHost.Configuration;
 using PluginHost.Sdk;
 using static PluginHost.OpenAi.RequestFields;
 
@@ -11,50 +10,8 @@ namespace PluginHost.OpenAi;
 /// </summary>
 internal static class ChatRequestReader
 {
-    /// <summary>Reads the <c>model</c> field (needed before anything else, to pick the handler).</summary>
-    public static string ReadModel(JsonElement root) => InvalidTextIsBadRequest(root, ReadModelCore);
-
     /// <summary>Reads the whole request for the deployment that serves it.</summary>
-    public static ChatCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment) =>
-        InvalidTextIsBadRequest(root, root => ReadCore(root, requestedModel, deployment));
-
-    /// <summary>
-    /// A JSON string can be well-formed yet not text (an escaped lone surrogate such as <c>"\ud800"</c>);
-    /// reading it throws <see cref="InvalidOperationException"/>, which is the client's mistake, not ours.
-    /// </summary>
-    private static T InvalidTextIsBadRequest<T>(JsonElement root, Func<JsonElement, T> read)
-    {
-        try
-        {
-            return read(root);
-        }
-        catch (InvalidOperationException ex)
-        {
-            throw OpenAiException.BadRequest($"The request body holds a string that is not valid Unicode text: {ex.Message}", code: "invalid_json");
-        }
-    }
-
-    private static string ReadModelCore(JsonElement root)
-    {
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw OpenAiException.BadRequest($"The request body must be a JSON object, not {Describe(root.ValueKind)}.");
-        }
-
-        if (!root.TryGetProperty("model", out var model) || model.ValueKind == JsonValueKind.Null)
-        {
-            throw OpenAiException.BadRequest("you must provide a model parameter", "model", "missing_required_parameter");
-        }
-
-        if (model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 } name)
-        {
-            throw OpenAiException.BadRequest($"Invalid type for 'model': expected a non-empty string, but got {Describe(model.ValueKind)}.", "model", "invalid_type");
-        }
-
-        return name;
-    }
-
-    private static ChatCompletionRequest ReadCore(JsonElement root, string requestedModel, ModelDeployment deployment)
+    public static ChatCompletionRequest Read(JsonElement root, RequestTarget target)
     {
         IReadOnlyList<ChatMessage>? messages = null;
         double? temperature = null, topP = null, presencePenalty = null, frequencyPenalty = null;
@@ -68,8 +25,7 @@ internal static class ChatRequestReader
         string? user = null;
         StreamOptions? streamOptions = null;
         var stream = false;
-        Dictionary<string, JsonElement>? additional = null;
-
+        var extra = new ExtraFields();
         foreach (var property in root.EnumerateObject())
         {
             var value = property.Value;
@@ -131,7 +87,7 @@ internal static class ChatRequestReader
                     streamOptions = ReadStreamOptions(value);
                     break;
                 default:
-                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    extra.Add(property);
                     break;
             }
         }
@@ -143,8 +99,10 @@ internal static class ChatRequestReader
 
         return new ChatCompletionRequest
         {
-            Model = deployment.ProviderModel,
-            RequestedModel = requestedModel,
+            Model = target.Deployment.ProviderModel,
+            RequestedModel = target.RequestedModel,
+            Deployment = target.Deployment.Settings,
+            AdditionalProperties = extra.ToReadOnly(),
             Messages = messages,
             Stream = stream,
             Temperature = temperature,
@@ -162,11 +120,6 @@ internal static class ChatRequestReader
             Seed = seed,
             User = user,
             StreamOptions = streamOptions,
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
-            ApiBase = deployment.ApiBase,
-            ApiKey = deployment.ApiKey,
-            LitellmParams = deployment.ExtraParams,
-            Timeout = deployment.Timeout,
         };
     }
 
@@ -204,7 +157,7 @@ internal static class ChatRequestReader
         string? content = null, name = null, toolCallId = null, reasoning = null;
         List<ContentPart>? parts = null;
         List<ToolCall>? toolCalls = null;
-        Dictionary<string, JsonElement>? additional = null;
+        var extra = new ExtraFields();
         foreach (var property in item.EnumerateObject())
         {
             var value = property.Value;
@@ -229,7 +182,7 @@ internal static class ChatRequestReader
                     toolCalls = ReadToolCalls(value, $"{path}.tool_calls");
                     break;
                 default:
-                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    extra.Add(property);
                     break;
             }
         }
@@ -253,7 +206,7 @@ internal static class ChatRequestReader
             ToolCallId = toolCallId,
             ToolCalls = toolCalls,
             ReasoningContent = reasoning,
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
+            AdditionalProperties = extra.ToReadOnly(),
         };
     }
 
@@ -406,9 +359,4 @@ internal static class ChatRequestReader
             JsonSchema = value.TryGetProperty("json_schema", out var schema) && schema.ValueKind == JsonValueKind.Object ? schema.Clone() : null,
         };
     }
-}
-
-internal static class ChatCompletionRequestDefaults
-{
-    public static readonly IReadOnlyDictionary<string, JsonElement> Empty = new Dictionary<string, JsonElement>();
 }

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using PluginHost.Configuration;
-using PluginHost.Routing;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
@@ -11,26 +10,24 @@ namespace PluginHost.OpenAi;
 /// <c>POST /embeddings</c>: OpenAI's embeddings request in, the handler's vectors out in OpenAI's list shape,
 /// base64-encoded (float32, little-endian) by the host when the client asks for <c>encoding_format: base64</c>.
 /// </summary>
-internal static class EmbeddingsEndpoint
+internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, EmbeddingResponse>
 {
-    public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
-    {
-        using var call = await JsonApiCall.BeginAsync(context, runtime);
-        var binding = call.Binding;
-        var request = Read(call.Root, call.Model, call.Deployment);
-        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
-        var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.EmbeddingAsync), (handler, token) => handler.EmbeddingAsync(request, token));
-        var base64 = request.EncodingFormat == "base64";
-        Validate(binding, response, base64);
-        await HandlerCall.WriteJsonAsync(context, writer => Write(writer, response, request.RequestedModel, base64));
-    }
+    public static HandlerCapabilities Capability => HandlerCapabilities.Embeddings;
 
-    public static EmbeddingRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment)
+    public static string MethodName => nameof(CustomLlm.EmbeddingAsync);
+
+    public static ValueTask<EmbeddingRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Read(input.Json, target, limits));
+
+    public static Task<EmbeddingResponse> InvokeAsync(CustomLlm handler, EmbeddingRequest request, CancellationToken cancellationToken) =>
+        handler.EmbeddingAsync(request, cancellationToken);
+
+    public static EmbeddingRequest Read(JsonElement root, RequestTarget target, RequestLimits limits)
     {
         List<EmbeddingInput>? input = null;
         int? dimensions = null;
         string? encodingFormat = null, user = null;
-        Dictionary<string, JsonElement>? additional = null;
+        var extra = new ExtraFields();
         foreach (var property in root.EnumerateObject())
         {
             var value = property.Value;
@@ -39,10 +36,10 @@ internal static class EmbeddingsEndpoint
                 case "model":
                     break;
                 case "input":
-                    input = ReadInput(value);
+                    input = ReadInput(value, limits);
                     break;
                 case "dimensions":
-                    dimensions = RequestFields.Integer(value, "dimensions", 1);
+                    dimensions = RequestFields.Integer(value, "dimensions", 1, limits.MaxEmbeddingDimensions, "max_embedding_dimensions");
                     break;
                 case "encoding_format":
                     encodingFormat = RequestFields.OneOf(value, "encoding_format", "float", "base64");
@@ -51,29 +48,26 @@ internal static class EmbeddingsEndpoint
                     user = RequestFields.String(value, "user");
                     break;
                 default:
-                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    extra.Add(property);
                     break;
             }
         }
 
         return new EmbeddingRequest
         {
-            Model = deployment.ProviderModel,
-            RequestedModel = requestedModel,
+            Model = target.Deployment.ProviderModel,
+            RequestedModel = target.RequestedModel,
+            Deployment = target.Deployment.Settings,
+            AdditionalProperties = extra.ToReadOnly(),
             Input = input ?? throw RequestFields.Missing("input"),
             Dimensions = dimensions,
             EncodingFormat = encodingFormat,
             User = user,
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
-            ApiBase = deployment.ApiBase,
-            ApiKey = deployment.ApiKey,
-            LitellmParams = deployment.ExtraParams,
-            Timeout = deployment.Timeout,
         };
     }
 
     /// <summary><c>input</c>: a string, an array of strings, an array of token ids, or an array of token arrays.</summary>
-    private static List<EmbeddingInput> ReadInput(JsonElement value)
+    private static List<EmbeddingInput> ReadInput(JsonElement value, RequestLimits limits)
     {
         const string Expected = "a string, an array of strings, an array of integers, or an array of integer arrays";
         switch (value.ValueKind)
@@ -83,6 +77,7 @@ internal static class EmbeddingsEndpoint
             case JsonValueKind.Array when value.GetArrayLength() == 0:
                 throw OpenAiException.BadRequest("Invalid 'input': empty array. Expected an array with minimum length 1.", "input", "empty_array");
             case JsonValueKind.Array:
+                RequestFields.AtMost(value.GetArrayLength(), limits.MaxEmbeddingInputs, "input", "items", "max_embedding_inputs");
                 var first = value[0].ValueKind;
                 if (first == JsonValueKind.Number)
                 {
@@ -133,40 +128,17 @@ internal static class EmbeddingsEndpoint
         return tokens;
     }
 
-    /// <summary>JSON cannot carry NaN or infinity: such a vector is the handler's bug, reported before anything is written.</summary>
-    private static void Validate(HandlerBinding binding, EmbeddingResponse response, bool base64)
+    public static void Write(Utf8JsonWriter writer, EmbeddingRequest request, EmbeddingResponse response)
     {
-        if (response.Data is null)
-        {
-            throw HandlerCall.BadAnswer(binding, "EmbeddingResponse.Data is null.");
-        }
-
-        if (base64)
-        {
-            return;
-        }
-
-        for (var i = 0; i < response.Data.Count; i++)
-        {
-            foreach (var number in response.Data[i].Vector.Span)
-            {
-                if (!float.IsFinite(number))
-                {
-                    throw HandlerCall.BadAnswer(binding, $"embedding {i} contains {number}, which JSON cannot carry.");
-                }
-            }
-        }
-    }
-
-    public static void Write(Utf8JsonWriter writer, EmbeddingResponse response, string requestedModel, bool base64)
-    {
+        var data = ResponseJson.Required(response.Data, "EmbeddingResponse.Data");
+        var base64 = request.EncodingFormat == "base64";
         writer.WriteStartObject();
         writer.WriteString("object"u8, "list"u8);
         writer.WriteStartArray("data"u8);
-        var numbered = response.Data.Any(d => d.Index != 0);
-        for (var position = 0; position < response.Data.Count; position++)
+        var numbered = data.Any(d => d?.Index is not (0 or null));
+        for (var position = 0; position < data.Count; position++)
         {
-            var item = response.Data[position];
+            var item = ResponseJson.Item(data[position], "EmbeddingResponse.Data", position);
             writer.WriteStartObject();
             writer.WriteString("object"u8, "embedding"u8);
             writer.WriteNumber("index"u8, numbered ? item.Index : position);
@@ -179,7 +151,8 @@ internal static class EmbeddingsEndpoint
                 writer.WriteStartArray("embedding"u8);
                 foreach (var number in item.Vector.Span)
                 {
-                    writer.WriteNumberValue(number);
+                    // JSON cannot carry NaN or infinity: such a vector is the handler's bug.
+                    writer.WriteNumberValue(float.IsFinite(number) ? number : throw new InvalidAnswerException($"embedding {position} contains {number}, which JSON cannot carry."));
                 }
 
                 writer.WriteEndArray();
@@ -189,13 +162,13 @@ internal static class EmbeddingsEndpoint
         }
 
         writer.WriteEndArray();
-        writer.WriteString("model"u8, response.Model ?? requestedModel);
+        writer.WriteString("model"u8, response.Model ?? request.RequestedModel);
         var usage = response.Usage ?? new Usage(0, 0);
         writer.WriteStartObject("usage"u8);
         writer.WriteNumber("prompt_tokens"u8, usage.PromptTokens);
         writer.WriteNumber("total_tokens"u8, usage.TotalTokens);
         writer.WriteEndObject();
-        HandlerCall.WriteExtraFields(writer, response.AdditionalProperties);
+        ResponseJson.WriteExtraFields(writer, response.AdditionalProperties);
         writer.WriteEndObject();
     }
 

@@ -1,48 +1,29 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 using PluginHost.Configuration;
-using PluginHost.Routing;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
-/// <summary>
-/// <c>POST /images/generations</c> (JSON) and <c>POST /images/edits</c> (a multipart form with <c>image</c> or
-/// <c>image[]</c> files, an optional <c>mask</c>, and <c>prompt</c>), both answering OpenAI's images response.
-/// </summary>
-internal static class ImagesEndpoint
+/// <summary><c>POST /images/generations</c>: a prompt in, OpenAI's images response out.</summary>
+internal sealed class ImageGenerationsEndpoint : IHandlerEndpoint<ImageGenerationRequest, ImageResponse>
 {
-    private static readonly string[] ResponseFormats = ["url", "b64_json"];
+    public static HandlerCapabilities Capability => HandlerCapabilities.ImageGenerations;
 
-    public static async Task GenerateAsync(HttpContext context, ProxyRuntime runtime)
-    {
-        using var call = await JsonApiCall.BeginAsync(context, runtime);
-        var binding = call.Binding;
-        var request = ReadGeneration(call.Root, call.Model, call.Deployment);
-        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
-        var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.ImageGenerationAsync), (handler, token) => handler.ImageGenerationAsync(request, token));
-        Validate(binding, response);
-        await HandlerCall.WriteJsonAsync(context, writer => Write(writer, response));
-    }
+    public static string MethodName => nameof(CustomLlm.ImageGenerationAsync);
 
-    public static async Task EditAsync(HttpContext context, ProxyRuntime runtime)
-    {
-        var form = await ReadFormAsync(context, runtime.Current.Config.MaxRequestBytes);
-        var model = form["model"].ToString() is { Length: > 0 } name ? name : throw RequestFields.Missing("model");
-        using var lease = ChatCompletionsEndpoint.Lease(runtime, model);
-        var binding = lease.Binding!;
-        var request = await ReadEditAsync(form, model, lease.Route.Deployment, context.RequestAborted);
-        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
-        var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.ImageEditAsync), (handler, token) => handler.ImageEditAsync(request, token));
-        Validate(binding, response);
-        await HandlerCall.WriteJsonAsync(context, writer => Write(writer, response));
-    }
+    public static ValueTask<ImageGenerationRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Read(input.Json, target, limits));
 
-    public static ImageGenerationRequest ReadGeneration(JsonElement root, string requestedModel, ModelDeployment deployment)
+    public static Task<ImageResponse> InvokeAsync(CustomLlm handler, ImageGenerationRequest request, CancellationToken cancellationToken) =>
+        handler.ImageGenerationAsync(request, cancellationToken);
+
+    public static void Write(Utf8JsonWriter writer, ImageGenerationRequest request, ImageResponse response) => ImagesResponse.Write(writer, response);
+
+    public static ImageGenerationRequest Read(JsonElement root, RequestTarget target, RequestLimits limits)
     {
         string? prompt = null, size = null, quality = null, responseFormat = null, style = null, user = null;
         int? n = null;
-        Dictionary<string, JsonElement>? additional = null;
+        var extra = new ExtraFields();
         foreach (var property in root.EnumerateObject())
         {
             var value = property.Value;
@@ -54,16 +35,16 @@ internal static class ImagesEndpoint
                     prompt = RequestFields.RequiredString(value, "prompt");
                     break;
                 case "n":
-                    n = RequestFields.Integer(value, "n", 1, 10);
+                    n = RequestFields.Integer(value, "n", 1, limits.MaxImagesPerRequest, "max_images_per_request");
                     break;
                 case "size":
-                    size = RequestFields.String(value, "size");
+                    size = ImagesResponse.Size(RequestFields.String(value, "size"), limits);
                     break;
                 case "quality":
                     quality = RequestFields.String(value, "quality");
                     break;
                 case "response_format":
-                    responseFormat = RequestFields.OneOf(value, "response_format", ResponseFormats);
+                    responseFormat = RequestFields.OneOf(value, "response_format", ImagesResponse.Formats);
                     break;
                 case "style":
                     style = RequestFields.String(value, "style");
@@ -72,15 +53,17 @@ internal static class ImagesEndpoint
                     user = RequestFields.String(value, "user");
                     break;
                 default:
-                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    extra.Add(property);
                     break;
             }
         }
 
         return new ImageGenerationRequest
         {
-            Model = deployment.ProviderModel,
-            RequestedModel = requestedModel,
+            Model = target.Deployment.ProviderModel,
+            RequestedModel = target.RequestedModel,
+            Deployment = target.Deployment.Settings,
+            AdditionalProperties = extra.ToReadOnly(),
             Prompt = prompt ?? throw RequestFields.Missing("prompt"),
             N = n,
             Size = size,
@@ -88,62 +71,35 @@ internal static class ImagesEndpoint
             ResponseFormat = responseFormat,
             Style = style,
             User = user,
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
-            ApiBase = deployment.ApiBase,
-            ApiKey = deployment.ApiKey,
-            LitellmParams = deployment.ExtraParams,
-            Timeout = deployment.Timeout,
         };
     }
+}
 
-    /// <summary>Reads the multipart form, turning every way it can be wrong into a 4xx.</summary>
-    private static async Task<IFormCollection> ReadFormAsync(HttpContext context, long maxBytes)
+/// <summary><c>POST /images/edits</c>: a multipart form with <c>image</c> or <c>image[]</c> files, an optional <c>mask</c>, and <c>prompt</c>.</summary>
+internal sealed class ImageEditsEndpoint : IHandlerEndpoint<ImageEditRequest, ImageResponse>
+{
+    private static readonly string[] Typed = ["model", "prompt", "n", "size", "quality", "response_format", "user"];
+
+    public static HandlerCapabilities Capability => HandlerCapabilities.ImageEdits;
+
+    public static string MethodName => nameof(CustomLlm.ImageEditAsync);
+
+    public static bool TakesForm => true;
+
+    public static Task<ImageResponse> InvokeAsync(CustomLlm handler, ImageEditRequest request, CancellationToken cancellationToken) =>
+        handler.ImageEditAsync(request, cancellationToken);
+
+    public static void Write(Utf8JsonWriter writer, ImageEditRequest request, ImageResponse response) => ImagesResponse.Write(writer, response);
+
+    public static async ValueTask<ImageEditRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken)
     {
-        var request = context.Request;
-        if (!request.HasFormContentType)
-        {
-            throw new OpenAiException(
-                StatusCodes.Status415UnsupportedMediaType,
-                $"Image edits take a multipart/form-data body (image, mask, prompt, model…), not '{request.ContentType ?? "no content type"}'.",
-                code: "unsupported_content_type");
-        }
-
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = maxBytes;
-        }
-
-        if (request.ContentLength > maxBytes)
-        {
-            throw TooLarge(maxBytes);
-        }
-
-        try
-        {
-            return await request.ReadFormAsync(context.RequestAborted);
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw TooLarge(maxBytes);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw OpenAiException.BadRequest($"We could not parse the multipart body of your request: {ex.Message}", code: "invalid_multipart");
-        }
-        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            throw OpenAiException.BadRequest($"We could not parse the multipart body of your request: {ex.Message}", code: "invalid_multipart");
-        }
-    }
-
-    private static async Task<ImageEditRequest> ReadEditAsync(IFormCollection form, string requestedModel, ModelDeployment deployment, CancellationToken cancellationToken)
-    {
+        var form = input.Form!;
         var images = new List<ImageFile>();
         foreach (var file in form.Files)
         {
             if (file.Name is "image" or "image[]")
             {
-                images.Add(await ReadFileAsync(file, $"{file.Name}", cancellationToken));
+                images.Add(await ReadFileAsync(file, file.Name, cancellationToken));
             }
         }
 
@@ -153,32 +109,31 @@ internal static class ImagesEndpoint
         }
 
         var mask = form.Files.GetFile("mask") is { } maskFile ? await ReadFileAsync(maskFile, "mask", cancellationToken) : null;
-        Dictionary<string, JsonElement>? additional = null;
+        var extra = new ExtraFields();
         foreach (var (name, values) in form)
         {
-            if (name is not ("model" or "prompt" or "n" or "size" or "quality" or "response_format" or "user"))
+            if (!Typed.Contains(name))
             {
-                (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[name] = ToJson(values);
+                extra.Add(name, ToJson(values));
             }
         }
 
+        var n = RequestFields.Integer(form["n"].ToString(), "n", 1);
+        RequestFields.AtMost(n ?? 0, limits.MaxImagesPerRequest, "n", "", "max_images_per_request");
         return new ImageEditRequest
         {
-            Model = deployment.ProviderModel,
-            RequestedModel = requestedModel,
+            Model = target.Deployment.ProviderModel,
+            RequestedModel = target.RequestedModel,
+            Deployment = target.Deployment.Settings,
+            AdditionalProperties = extra.ToReadOnly(),
             Prompt = form["prompt"].ToString() is { Length: > 0 } prompt ? prompt : throw RequestFields.Missing("prompt"),
             Images = images,
             Mask = mask,
-            N = RequestFields.Integer(form["n"].ToString(), "n", 1, 10),
-            Size = Optional(form, "size"),
+            N = n,
+            Size = ImagesResponse.Size(Optional(form, "size"), limits),
             Quality = Optional(form, "quality"),
-            ResponseFormat = RequestFields.OneOf(Optional(form, "response_format"), "response_format", ResponseFormats),
+            ResponseFormat = RequestFields.OneOf(Optional(form, "response_format"), "response_format", ImagesResponse.Formats),
             User = Optional(form, "user"),
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
-            ApiBase = deployment.ApiBase,
-            ApiKey = deployment.ApiKey,
-            LitellmParams = deployment.ExtraParams,
-            Timeout = deployment.Timeout,
         };
     }
 
@@ -225,22 +180,46 @@ internal static class ImagesEndpoint
 
         return new ImageFile { FileName = file.FileName, ContentType = file.ContentType, Content = bytes };
     }
+}
 
-    private static void Validate(HandlerBinding binding, ImageResponse response)
+/// <summary>OpenAI's images response, the answer of both image endpoints, and the request fields they share.</summary>
+internal static class ImagesResponse
+{
+    public static readonly string[] Formats = ["url", "b64_json"];
+
+    /// <summary>
+    /// <c>size</c>: <c>auto</c> or <c>WIDTHxHEIGHT</c>, each side within <c>general_settings.max_image_side_px</c>, so
+    /// no request makes a handler allocate an image without bound.
+    /// </summary>
+    public static string? Size(string? size, RequestLimits limits)
     {
-        if (response.Data is null)
+        if (size is null or "auto")
         {
-            throw HandlerCall.BadAnswer(binding, "ImageResponse.Data is null.");
+            return size;
         }
+
+        var x = size.IndexOf('x', StringComparison.Ordinal);
+        if (x <= 0
+            || !int.TryParse(size.AsSpan(0, x), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var width)
+            || !int.TryParse(size.AsSpan(x + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var height)
+            || width == 0 || height == 0)
+        {
+            throw OpenAiException.BadRequest($"Invalid 'size': '{size}'. Expected 'auto' or WIDTHxHEIGHT in pixels, e.g. '1024x1024'.", "size", "invalid_value");
+        }
+
+        RequestFields.AtMost(Math.Max(width, height), limits.MaxImageSidePixels, "size", "pixels on a side", "max_image_side_px");
+        return size;
     }
 
     public static void Write(Utf8JsonWriter writer, ImageResponse response)
     {
+        var data = ResponseJson.Required(response.Data, "ImageResponse.Data");
         writer.WriteStartObject();
         writer.WriteNumber("created"u8, (response.Created ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds());
         writer.WriteStartArray("data"u8);
-        foreach (var image in response.Data)
+        for (var i = 0; i < data.Count; i++)
         {
+            var image = ResponseJson.Item(data[i], "ImageResponse.Data", i);
             writer.WriteStartObject();
             if (image.Url is not null)
             {
@@ -261,10 +240,7 @@ internal static class ImagesEndpoint
         }
 
         writer.WriteEndArray();
-        HandlerCall.WriteExtraFields(writer, response.AdditionalProperties);
+        ResponseJson.WriteExtraFields(writer, response.AdditionalProperties);
         writer.WriteEndObject();
     }
-
-    private static OpenAiException TooLarge(long maxBytes) =>
-        new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {maxBytes / (1024.0 * 1024.0):0.##} MB (general_settings.max_request_size_mb).", code: "request_too_large");
 }

@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
+using PluginHost.Routing;
+using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
@@ -11,15 +13,16 @@ internal static class OpenAiApi
         app.UseStatusCodePages(WriteStatusCodeError);
         app.UseMiddleware<ApiKeyMiddleware>();
 
+        var runtime = app.Services.GetRequiredService<ProxyRuntime>();
         foreach (var prefix in new[] { "", "/v1" })
         {
             var api = app.MapGroup(prefix);
-            api.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
-            api.MapPost("/completions", TextCompletionsEndpoint.HandleAsync);
-            api.MapPost("/embeddings", EmbeddingsEndpoint.HandleAsync);
-            api.MapPost("/images/generations", ImagesEndpoint.GenerateAsync);
-            api.MapPost("/images/edits", ImagesEndpoint.EditAsync);
-            api.MapPost("/rerank", RerankEndpoint.HandleAsync);
+            api.MapPost("/chat/completions", RequestPipeline.For<ChatCompletionsEndpoint, ChatCompletionRequest, ModelResponse>(runtime));
+            api.MapPost("/completions", RequestPipeline.For<TextCompletionsEndpoint, TextCompletionRequest, TextCompletionResponse>(runtime));
+            api.MapPost("/embeddings", RequestPipeline.For<EmbeddingsEndpoint, EmbeddingRequest, EmbeddingResponse>(runtime));
+            api.MapPost("/images/generations", RequestPipeline.For<ImageGenerationsEndpoint, ImageGenerationRequest, ImageResponse>(runtime));
+            api.MapPost("/images/edits", RequestPipeline.For<ImageEditsEndpoint, ImageEditRequest, ImageResponse>(runtime));
+            api.MapPost("/rerank", RequestPipeline.For<RerankEndpoint, RerankRequest, RerankResponse>(runtime));
             api.MapGet("/models", StatusEndpoints.ListModels);
             api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
         }

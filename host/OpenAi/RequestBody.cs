@@ -82,6 +82,6 @@ internal static class RequestBody
     private static OpenAiException Empty() =>
         OpenAiException.BadRequest("The request body is empty. The API expects a JSON object, e.g. {\"model\": \"...\", \"messages\": [...]}.", code: "invalid_json");
 
-    private static OpenAiException TooLarge(long maxBytes) =>
+    public static OpenAiException TooLarge(long maxBytes) =>
         new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {maxBytes / (1024.0 * 1024.0):0.##} MB (general_settings.max_request_size_mb).", code: "request_too_large");
 }

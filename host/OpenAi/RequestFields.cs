@@ -9,6 +9,13 @@ namespace PluginHost.OpenAi;
 /// </summary>
 internal static class RequestFields
 {
+    /// <summary>
+    /// A JSON string can be well-formed yet not text (an escaped lone surrogate such as <c>"\ud800"</c>); reading
+    /// it throws <see cref="InvalidOperationException"/>. That is the client's mistake: this is its 400.
+    /// </summary>
+    public static OpenAiException InvalidText(InvalidOperationException exception) =>
+        OpenAiException.BadRequest($"The request body holds a string that is not valid Unicode text: {exception.Message}", code: "invalid_json");
+
     public static string RequiredString(JsonElement? value, string path)
     {
         if (value is not { } present || present.ValueKind == JsonValueKind.Null)
@@ -80,6 +87,27 @@ internal static class RequestFields
         }
 
         return InRange(number, path, min, max);
+    }
+
+    /// <summary>An integer within a limit of <c>general_settings</c>: a larger one is refused, naming the limit's key.</summary>
+    public static int? Integer(JsonElement value, string path, int min, int limit, string limitKey)
+    {
+        var number = Integer(value, path, min);
+        AtMost(number ?? 0, limit, path, "", limitKey);
+        return number;
+    }
+
+    /// <summary>Refuses a request asking for more than <paramref name="limit"/> (a <c>general_settings</c> key) before any work is done.</summary>
+    public static void AtMost(int count, int limit, string path, string unit, string limitKey)
+    {
+        if (count > limit)
+        {
+            var amount = unit.Length == 0 ? $"{count}" : $"{count} {unit}";
+            throw OpenAiException.BadRequest(
+                $"Invalid '{path}': {amount} is more than this proxy allows ({limit}; general_settings.{limitKey}).",
+                path,
+                "invalid_value");
+        }
     }
 
     /// <summary>An integer sent as form text.</summary>

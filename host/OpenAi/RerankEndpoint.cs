@@ -1,6 +1,5 @@
 using System.Text.Json;
 using PluginHost.Configuration;
-using PluginHost.Routing;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
@@ -10,27 +9,26 @@ namespace PluginHost.OpenAi;
 /// handler's scores (most relevant first), trims them to <c>top_n</c>, and adds each result's document
 /// (<c>{"text": …}</c> for string documents, the object as sent otherwise) unless <c>return_documents</c> is false.
 /// </summary>
-internal static class RerankEndpoint
+internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankResponse>
 {
-    public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
-    {
-        using var call = await JsonApiCall.BeginAsync(context, runtime);
-        var binding = call.Binding;
-        var request = Read(call.Root, call.Model, call.Deployment);
-        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
-        var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.RerankAsync), (handler, token) => handler.RerankAsync(request, token));
-        var results = Rank(binding, request, response);
-        await HandlerCall.WriteJsonAsync(context, writer => Write(writer, request, response, results));
-    }
+    public static HandlerCapabilities Capability => HandlerCapabilities.Rerank;
 
-    public static RerankRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment)
+    public static string MethodName => nameof(CustomLlm.RerankAsync);
+
+    public static ValueTask<RerankRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Read(input.Json, target, limits));
+
+    public static Task<RerankResponse> InvokeAsync(CustomLlm handler, RerankRequest request, CancellationToken cancellationToken) =>
+        handler.RerankAsync(request, cancellationToken);
+
+    public static RerankRequest Read(JsonElement root, RequestTarget target, RequestLimits limits)
     {
         string? query = null;
         List<RerankDocument>? documents = null;
         int? topN = null, maxChunksPerDoc = null;
         bool? returnDocuments = null;
         List<string>? rankFields = null;
-        Dictionary<string, JsonElement>? additional = null;
+        var extra = new ExtraFields();
         foreach (var property in root.EnumerateObject())
         {
             var value = property.Value;
@@ -42,7 +40,7 @@ internal static class RerankEndpoint
                     query = RequestFields.RequiredString(value, "query");
                     break;
                 case "documents":
-                    documents = ReadDocuments(value);
+                    documents = ReadDocuments(value, limits);
                     break;
                 case "top_n":
                     topN = RequestFields.Integer(value, "top_n", 1);
@@ -57,30 +55,27 @@ internal static class RerankEndpoint
                     maxChunksPerDoc = RequestFields.Integer(value, "max_chunks_per_doc", 1);
                     break;
                 default:
-                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    extra.Add(property);
                     break;
             }
         }
 
         return new RerankRequest
         {
-            Model = deployment.ProviderModel,
-            RequestedModel = requestedModel,
+            Model = target.Deployment.ProviderModel,
+            RequestedModel = target.RequestedModel,
+            Deployment = target.Deployment.Settings,
+            AdditionalProperties = extra.ToReadOnly(),
             Query = query ?? throw RequestFields.Missing("query"),
             Documents = documents ?? throw RequestFields.Missing("documents"),
             TopN = topN,
             ReturnDocuments = returnDocuments ?? true,
             RankFields = rankFields,
             MaxChunksPerDoc = maxChunksPerDoc,
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
-            ApiBase = deployment.ApiBase,
-            ApiKey = deployment.ApiKey,
-            LitellmParams = deployment.ExtraParams,
-            Timeout = deployment.Timeout,
         };
     }
 
-    private static List<RerankDocument> ReadDocuments(JsonElement value)
+    private static List<RerankDocument> ReadDocuments(JsonElement value, RequestLimits limits)
     {
         if (value.ValueKind != JsonValueKind.Array)
         {
@@ -92,6 +87,7 @@ internal static class RerankEndpoint
             throw OpenAiException.BadRequest("Invalid 'documents': empty array. Expected an array with minimum length 1.", "documents", "empty_array");
         }
 
+        RequestFields.AtMost(value.GetArrayLength(), limits.MaxRerankDocuments, "documents", "documents", "max_rerank_documents");
         var documents = new List<RerankDocument>(value.GetArrayLength());
         var index = 0;
         foreach (var item in value.EnumerateArray())
@@ -110,32 +106,29 @@ internal static class RerankEndpoint
     }
 
     /// <summary>The handler's results, most relevant first (ties by document order), trimmed to <c>top_n</c>.</summary>
-    private static List<RerankResult> Rank(HandlerBinding binding, RerankRequest request, RerankResponse response)
+    private static List<RerankResult> Rank(RerankRequest request, RerankResponse response)
     {
-        if (response.Results is null)
-        {
-            throw HandlerCall.BadAnswer(binding, "RerankResponse.Results is null.");
-        }
-
-        foreach (var result in response.Results)
+        var results = ResponseJson.Required(response.Results, "RerankResponse.Results");
+        foreach (var result in results)
         {
             if (result is null || result.Index < 0 || result.Index >= request.Documents.Count)
             {
-                throw HandlerCall.BadAnswer(binding, $"a result refers to document {result?.Index}, but the request has {request.Documents.Count} documents.");
+                throw new InvalidAnswerException($"a result refers to document {result?.Index}, but the request has {request.Documents.Count} documents.");
             }
 
             if (!double.IsFinite(result.RelevanceScore))
             {
-                throw HandlerCall.BadAnswer(binding, $"document {result.Index} has the score {result.RelevanceScore}, which JSON cannot carry.");
+                throw new InvalidAnswerException($"document {result.Index} has the score {result.RelevanceScore}, which JSON cannot carry.");
             }
         }
 
-        var ranked = response.Results.OrderByDescending(r => r.RelevanceScore).ThenBy(r => r.Index);
+        var ranked = results.OrderByDescending(r => r.RelevanceScore).ThenBy(r => r.Index);
         return [.. request.TopN is { } top ? ranked.Take(top) : ranked];
     }
 
-    public static void Write(Utf8JsonWriter writer, RerankRequest request, RerankResponse response, IReadOnlyList<RerankResult> results)
+    public static void Write(Utf8JsonWriter writer, RerankRequest request, RerankResponse response)
     {
+        var results = Rank(request, response);
         writer.WriteStartObject();
         writer.WriteString("id"u8, response.Id ?? Guid.NewGuid().ToString());
         writer.WriteStartArray("results"u8);
@@ -167,11 +160,11 @@ internal static class RerankEndpoint
         if (response.Meta is { } meta)
         {
             writer.WriteStartObject("meta"u8);
-            HandlerCall.WriteExtraFields(writer, meta);
+            ResponseJson.WriteExtraFields(writer, meta);
             writer.WriteEndObject();
         }
 
-        HandlerCall.WriteExtraFields(writer, response.AdditionalProperties);
+        ResponseJson.WriteExtraFields(writer, response.AdditionalProperties);
         writer.WriteEndObject();
     }
 }

@@ -24,15 +24,10 @@ internal interface IStreamFormat
 /// </summary>
 internal static class SseStreaming
 {
-    public static async Task RunAsync(
-        HttpContext context,
-        HandlerBinding binding,
-        Deadline deadline,
-        IAsyncEnumerable<GenericStreamingChunk> stream,
-        IStreamFormat format,
-        bool includeUsage)
+    public static async Task RunAsync(HttpContext context, HandlerBinding binding, Deadline deadline, HandlerStream stream)
     {
-        var chunks = stream.GetAsyncEnumerator(deadline.Token);
+        var (format, includeUsage) = (stream.Format, stream.IncludeUsage);
+        var chunks = stream.Chunks.GetAsyncEnumerator(deadline.Token);
         try
         {
             bool hasChunk;

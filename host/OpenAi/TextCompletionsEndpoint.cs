@@ -1,6 +1,5 @@
 using System.Text.Json;
 using PluginHost.Configuration;
-using PluginHost.Routing;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
@@ -10,31 +9,26 @@ namespace PluginHost.OpenAi;
 /// <c>stream: true</c>, as SSE <c>text_completion</c> chunks ending with <c>data: [DONE]</c>. Handlers without
 /// a text completion method answer through their chat methods (see <see cref="CustomLlm.TextCompletionAsync"/>).
 /// </summary>
-internal static class TextCompletionsEndpoint
+internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionRequest, TextCompletionResponse>
 {
-    public static async Task HandleAsync(HttpContext context, ProxyRuntime runtime)
-    {
-        using var call = await JsonApiCall.BeginAsync(context, runtime);
-        var binding = call.Binding;
-        var request = Read(call.Root, call.Model, call.Deployment);
-        using var deadline = Deadline.Start(context.RequestAborted, request.Timeout);
-        if (request.Stream)
-        {
-            await StreamAsync(context, binding, request, deadline);
-            return;
-        }
+    public static HandlerCapabilities Capability => HandlerCapabilities.TextCompletions;
 
-        var response = await HandlerCall.InvokeAsync(binding, deadline, nameof(CustomLlm.TextCompletionAsync), (handler, token) => handler.TextCompletionAsync(request, token));
-        if (response.Choices is null)
-        {
-            throw HandlerCall.BadAnswer(binding, "TextCompletionResponse.Choices is null.");
-        }
+    public static string MethodName => nameof(CustomLlm.TextCompletionAsync);
 
-        var identity = ResponseIdentity.Create("cmpl-", request.RequestedModel);
-        await HandlerCall.WriteJsonAsync(context, writer => Write(writer, response, identity));
-    }
+    public static ValueTask<TextCompletionRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Read(input.Json, target, limits));
 
-    public static TextCompletionRequest Read(JsonElement root, string requestedModel, ModelDeployment deployment)
+    public static Task<TextCompletionResponse> InvokeAsync(CustomLlm handler, TextCompletionRequest request, CancellationToken cancellationToken) =>
+        handler.TextCompletionAsync(request, cancellationToken);
+
+    public static bool Streams(TextCompletionRequest request) => request.Stream;
+
+    public static HandlerStream Stream(CustomLlm handler, TextCompletionRequest request, CancellationToken cancellationToken) => new(
+        handler.TextCompletionStreamingAsync(request, cancellationToken),
+        new TextStreamFormat(ResponseIdentity.Create("cmpl-", request.RequestedModel)),
+        request.StreamOptions?.IncludeUsage == true);
+
+    public static TextCompletionRequest Read(JsonElement root, RequestTarget target, RequestLimits limits)
     {
         List<string>? prompt = null, stop = null;
         double? temperature = null, topP = null, presencePenalty = null, frequencyPenalty = null;
@@ -43,7 +37,7 @@ internal static class TextCompletionsEndpoint
         string? suffix = null, user = null;
         bool stream = false, echo = false;
         StreamOptions? streamOptions = null;
-        Dictionary<string, JsonElement>? additional = null;
+        var extra = new ExtraFields();
         foreach (var property in root.EnumerateObject())
         {
             var value = property.Value;
@@ -52,7 +46,7 @@ internal static class TextCompletionsEndpoint
                 case "model":
                     break;
                 case "prompt":
-                    prompt = ReadPrompt(value);
+                    prompt = ReadPrompt(value, limits);
                     break;
                 case "stream":
                     stream = RequestFields.Boolean(value, "stream") == true;
@@ -94,15 +88,17 @@ internal static class TextCompletionsEndpoint
                     streamOptions = RequestFields.ReadStreamOptions(value);
                     break;
                 default:
-                    (additional ??= new Dictionary<string, JsonElement>(StringComparer.Ordinal))[property.Name] = value.Clone();
+                    extra.Add(property);
                     break;
             }
         }
 
         return new TextCompletionRequest
         {
-            Model = deployment.ProviderModel,
-            RequestedModel = requestedModel,
+            Model = target.Deployment.ProviderModel,
+            RequestedModel = target.RequestedModel,
+            Deployment = target.Deployment.Settings,
+            AdditionalProperties = extra.ToReadOnly(),
             Prompt = prompt ?? throw RequestFields.Missing("prompt"),
             Stream = stream,
             MaxTokens = maxTokens,
@@ -117,16 +113,11 @@ internal static class TextCompletionsEndpoint
             Seed = seed,
             User = user,
             StreamOptions = streamOptions,
-            AdditionalProperties = (IReadOnlyDictionary<string, JsonElement>?)additional ?? ChatCompletionRequestDefaults.Empty,
-            ApiBase = deployment.ApiBase,
-            ApiKey = deployment.ApiKey,
-            LitellmParams = deployment.ExtraParams,
-            Timeout = deployment.Timeout,
         };
     }
 
     /// <summary><c>prompt</c>: a string or an array of strings. Token-id prompts cannot reach a text handler, so they are refused.</summary>
-    private static List<string> ReadPrompt(JsonElement value)
+    private static List<string> ReadPrompt(JsonElement value, RequestLimits limits)
     {
         switch (value.ValueKind)
         {
@@ -135,6 +126,7 @@ internal static class TextCompletionsEndpoint
             case JsonValueKind.Array when value.GetArrayLength() == 0:
                 throw OpenAiException.BadRequest("Invalid 'prompt': empty array. Expected an array with minimum length 1.", "prompt", "empty_array");
             case JsonValueKind.Array:
+                RequestFields.AtMost(value.GetArrayLength(), limits.MaxCompletionPrompts, "prompt", "prompts", "max_completion_prompts");
                 var prompts = new List<string>(value.GetArrayLength());
                 foreach (var item in value.EnumerateArray())
                 {
@@ -153,28 +145,30 @@ internal static class TextCompletionsEndpoint
         }
     }
 
-    public static void Write(Utf8JsonWriter writer, TextCompletionResponse response, in ResponseIdentity identity)
+    public static void Write(Utf8JsonWriter writer, TextCompletionRequest request, TextCompletionResponse response)
     {
+        var choices = ResponseJson.Required(response.Choices, "TextCompletionResponse.Choices");
+        var identity = ResponseIdentity.Create("cmpl-", request.RequestedModel);
         writer.WriteStartObject();
         writer.WriteString("id"u8, response.Id ?? identity.Id);
         writer.WriteString("object"u8, "text_completion"u8);
         writer.WriteNumber("created"u8, response.Created?.ToUnixTimeSeconds() ?? identity.Created);
         writer.WriteString("model"u8, response.Model ?? identity.Model);
         writer.WriteStartArray("choices"u8);
-        for (var position = 0; position < response.Choices.Count; position++)
+        for (var position = 0; position < choices.Count; position++)
         {
-            var choice = response.Choices[position];
+            var choice = ResponseJson.Item(choices[position], "TextCompletionResponse.Choices", position);
             WriteChoice(writer, choice.Index == 0 ? position : choice.Index, choice.Text, (choice.FinishReason ?? FinishReason.Stop).Value);
         }
 
         writer.WriteEndArray();
         if (response.Usage is { } usage)
         {
-            HandlerCall.WriteUsage(writer, usage);
+            ResponseJson.WriteUsage(writer, usage);
         }
 
         writer.WriteString("system_fingerprint"u8, response.SystemFingerprint);
-        HandlerCall.WriteExtraFields(writer, response.AdditionalProperties);
+        ResponseJson.WriteExtraFields(writer, response.AdditionalProperties);
         writer.WriteEndObject();
     }
 
@@ -187,15 +181,6 @@ internal static class TextCompletionsEndpoint
         writer.WriteString("finish_reason"u8, finishReason);
         writer.WriteEndObject();
     }
-
-    private static Task StreamAsync(HttpContext context, HandlerBinding binding, TextCompletionRequest request, Deadline deadline) =>
-        SseStreaming.RunAsync(
-            context,
-            binding,
-            deadline,
-            binding.Handler.TextCompletionStreamingAsync(request, deadline.Token),
-            new TextStreamFormat(ResponseIdentity.Create("cmpl-", request.RequestedModel)),
-            request.StreamOptions?.IncludeUsage == true);
 
     /// <summary>
     /// <c>text_completion</c> chunks: text and finish reason share one event, each choice finishes once, and
@@ -243,7 +228,7 @@ internal static class TextCompletionsEndpoint
                 var json = events.Begin();
                 WriteStart(json);
                 json.WriteEndArray();
-                HandlerCall.WriteUsage(json, _usage ?? new Usage(0, 0));
+                ResponseJson.WriteUsage(json, _usage ?? new Usage(0, 0));
                 json.WriteEndObject();
                 events.End();
             }

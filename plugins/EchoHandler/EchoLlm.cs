@@ -16,7 +16,7 @@ public sealed class EchoLlm : CustomLlm
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var text = LastUserText(request.Messages);
-        var delay = request.LitellmParams.TryGetValue("delay_ms", out var value) && value is long ms ? TimeSpan.FromMilliseconds(ms) : TimeSpan.Zero;
+        var delay = request.Deployment.LitellmParams.TryGetValue("delay_ms", out var value) && value is long ms ? TimeSpan.FromMilliseconds(ms) : TimeSpan.Zero;
         var words = text.Split(' ');
         for (var i = 0; i < words.Length; i++)
         {

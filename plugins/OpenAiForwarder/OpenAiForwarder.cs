@@ -83,7 +83,7 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
 
     private HttpRequestMessage CreateRequest(ChatCompletionRequest request, bool stream)
     {
-        var apiBase = request.ApiBase
+        var apiBase = request.Deployment.ApiBase
             ?? throw new CustomLlmException(500, $"Model '{request.RequestedModel}' has no api_base: set litellm_params.api_base for it in plugins.yaml.");
         var endpoint = _endpoints.GetOrAdd(apiBase, static b => new Uri(b.TrimEnd('/') + "/chat/completions"));
         var message = new HttpRequestMessage(HttpMethod.Post, endpoint)
@@ -91,9 +91,9 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
             Content = new ReadOnlyMemoryContent(OpenAiWire.WriteRequest(request, stream)),
         };
         message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        if (!string.IsNullOrEmpty(request.ApiKey))
+        if (!string.IsNullOrEmpty(request.Deployment.ApiKey))
         {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.ApiKey);
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.Deployment.ApiKey);
         }
 
         return message;

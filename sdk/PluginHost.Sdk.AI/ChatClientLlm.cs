@@ -34,7 +34,7 @@ public abstract class ChatClientLlm : CustomLlm, IDisposable
 
     /// <summary>
     /// The chat client for <paramref name="request"/>: the constructor's by default. Override to pick one per
-    /// deployment (from <see cref="ChatCompletionRequest.ApiBase"/>, <see cref="ChatCompletionRequest.LitellmParams"/>…).
+    /// deployment (from <see cref="Deployment.ApiBase"/>, <see cref="Deployment.LitellmParams"/>…).
     /// </summary>
     /// <exception cref="CustomLlmException">Status 500 <c>Not implemented yet!</c> when there is none.</exception>
     protected virtual IChatClient GetChatClient(ChatCompletionRequest request) => _chatClient ?? throw NotImplemented();

@@ -6,17 +6,8 @@ namespace PluginHost.Sdk;
 /// One chat completion request as the handler sees it: the client's OpenAI request, already validated,
 /// plus what the proxy's configuration says about the deployment that serves it.
 /// </summary>
-public sealed record ChatCompletionRequest
+public sealed record ChatCompletionRequest : LlmRequest
 {
-    /// <summary>
-    /// The provider's model with the provider prefix stripped: for <c>my-custom-llm/my-model</c> in
-    /// <c>litellm_params.model</c>, this is <c>my-model</c>.
-    /// </summary>
-    public required string Model { get; init; }
-
-    /// <summary>The <c>model_name</c> the client asked for (what the response's <c>model</c> will say).</summary>
-    public required string RequestedModel { get; init; }
-
     /// <summary>The conversation so far.</summary>
     public required IReadOnlyList<ChatMessage> Messages { get; init; }
 
@@ -67,30 +58,6 @@ public sealed record ChatCompletionRequest
 
     /// <summary><c>stream_options</c>.</summary>
     public StreamOptions? StreamOptions { get; init; }
-
-    /// <summary>
-    /// Every request field the contract does not type (e.g. <c>logprobs</c>, <c>metadata</c>, vendor extensions),
-    /// exactly as the client sent it. Nothing the client sends is dropped.
-    /// </summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = EmptyProperties;
-
-    /// <summary><c>api_base</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>api_key</c> of the deployment in <c>plugins.yaml</c>, if set (<c>os.environ/NAME</c> already resolved).</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary>
-    /// Every other key of the deployment's <c>litellm_params</c> (strings, numbers, booleans, lists and maps
-    /// as plain .NET values; <c>os.environ/NAME</c> already resolved).
-    /// </summary>
-    public IReadOnlyDictionary<string, object?> LitellmParams { get; init; } = EmptyParams;
-
-    /// <summary>The deployment's <c>timeout</c>, if set. The cancellation token already enforces it.</summary>
-    public TimeSpan? Timeout { get; init; }
-
-    internal static readonly IReadOnlyDictionary<string, JsonElement> EmptyProperties = new Dictionary<string, JsonElement>();
-    internal static readonly IReadOnlyDictionary<string, object?> EmptyParams = new Dictionary<string, object?>();
 }
 
 /// <summary>One message of the conversation.</summary>
@@ -118,7 +85,7 @@ public sealed record ChatMessage
     public string? ReasoningContent { get; init; }
 
     /// <summary>Any other field of the message, as sent.</summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = ChatCompletionRequest.EmptyProperties;
+    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = LlmRequest.EmptyProperties;
 
     /// <summary>Creates a message with plain text content.</summary>
     public static ChatMessage Create(ChatRole role, string content) => new() { Role = role, Content = content };

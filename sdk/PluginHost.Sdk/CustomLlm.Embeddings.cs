@@ -6,7 +6,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither embedding method is overridden.</exception>
     public virtual EmbeddingResponse Embedding(EmbeddingRequest request)
     {
-        if (Surface.EmbeddingAsync)
+        if (Overrides(Method.EmbeddingAsync))
         {
             return EmbeddingAsync(request, CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -23,7 +23,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither embedding method is overridden.</exception>
     public virtual Task<EmbeddingResponse> EmbeddingAsync(EmbeddingRequest request, CancellationToken cancellationToken)
     {
-        if (Surface.Embedding)
+        if (Overrides(Method.Embedding))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return Task.FromResult(Embedding(request));

@@ -6,7 +6,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither image generation method is overridden.</exception>
     public virtual ImageResponse ImageGeneration(ImageGenerationRequest request)
     {
-        if (Surface.ImageGenerationAsync)
+        if (Overrides(Method.ImageGenerationAsync))
         {
             return ImageGenerationAsync(request, CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -23,7 +23,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither image generation method is overridden.</exception>
     public virtual Task<ImageResponse> ImageGenerationAsync(ImageGenerationRequest request, CancellationToken cancellationToken)
     {
-        if (Surface.ImageGeneration)
+        if (Overrides(Method.ImageGeneration))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return Task.FromResult(ImageGeneration(request));
@@ -36,7 +36,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither image edit method is overridden.</exception>
     public virtual ImageResponse ImageEdit(ImageEditRequest request)
     {
-        if (Surface.ImageEditAsync)
+        if (Overrides(Method.ImageEditAsync))
         {
             return ImageEditAsync(request, CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -53,7 +53,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither image edit method is overridden.</exception>
     public virtual Task<ImageResponse> ImageEditAsync(ImageEditRequest request, CancellationToken cancellationToken)
     {
-        if (Surface.ImageEdit)
+        if (Overrides(Method.ImageEdit))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return Task.FromResult(ImageEdit(request));

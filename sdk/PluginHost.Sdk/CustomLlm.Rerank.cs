@@ -6,7 +6,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither rerank method is overridden.</exception>
     public virtual RerankResponse Rerank(RerankRequest request)
     {
-        if (Surface.RerankAsync)
+        if (Overrides(Method.RerankAsync))
         {
             return RerankAsync(request, CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -23,7 +23,7 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither rerank method is overridden.</exception>
     public virtual Task<RerankResponse> RerankAsync(RerankRequest request, CancellationToken cancellationToken)
     {
-        if (Surface.Rerank)
+        if (Overrides(Method.Rerank))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return Task.FromResult(Rerank(request));

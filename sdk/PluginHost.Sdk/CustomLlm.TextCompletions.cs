@@ -11,18 +11,17 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither a text completion nor a chat method is overridden.</exception>
     public virtual TextCompletionResponse TextCompletion(TextCompletionRequest request)
     {
-        var surface = Surface;
-        if (surface.TextCompletionAsync)
+        if (Overrides(Method.TextCompletionAsync))
         {
             return TextCompletionAsync(request, CancellationToken.None).GetAwaiter().GetResult();
         }
 
-        if (surface.TextCompletionStreaming)
+        if (Overrides(Method.TextCompletionStreaming))
         {
             return TextCompletions.FromModelResponse(StreamAggregator.Aggregate(TextCompletionStreaming(request)));
         }
 
-        if (surface.TextCompletionStreamingAsync)
+        if (Overrides(Method.TextCompletionStreamingAsync))
         {
             var aggregate = StreamAggregator.AggregateAsync(TextCompletionStreamingAsync(request, CancellationToken.None), CancellationToken.None);
             return TextCompletions.FromModelResponse(aggregate.GetAwaiter().GetResult());
@@ -44,18 +43,17 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither a text completion nor a chat method is overridden.</exception>
     public virtual IEnumerable<GenericStreamingChunk> TextCompletionStreaming(TextCompletionRequest request)
     {
-        var surface = Surface;
-        if (surface.TextCompletionStreamingAsync)
+        if (Overrides(Method.TextCompletionStreamingAsync))
         {
             return StreamAggregator.ToEnumerable(TextCompletionStreamingAsync(request, CancellationToken.None));
         }
 
-        if (surface.TextCompletion)
+        if (Overrides(Method.TextCompletion))
         {
             return StreamAggregator.ToChunks(TextCompletions.ToModelResponse(TextCompletion(request)));
         }
 
-        if (surface.TextCompletionAsync)
+        if (Overrides(Method.TextCompletionAsync))
         {
             return StreamAggregator.ToChunks(TextCompletions.ToModelResponse(TextCompletionAsync(request, CancellationToken.None).GetAwaiter().GetResult()));
         }
@@ -73,19 +71,18 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither a text completion nor a chat method is overridden.</exception>
     public virtual async Task<TextCompletionResponse> TextCompletionAsync(TextCompletionRequest request, CancellationToken cancellationToken)
     {
-        var surface = Surface;
-        if (surface.TextCompletion)
+        if (Overrides(Method.TextCompletion))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return TextCompletion(request);
         }
 
-        if (surface.TextCompletionStreamingAsync)
+        if (Overrides(Method.TextCompletionStreamingAsync))
         {
             return TextCompletions.FromModelResponse(await StreamAggregator.AggregateAsync(TextCompletionStreamingAsync(request, cancellationToken), cancellationToken).ConfigureAwait(false));
         }
 
-        if (surface.TextCompletionStreaming)
+        if (Overrides(Method.TextCompletionStreaming))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return TextCompletions.FromModelResponse(StreamAggregator.Aggregate(TextCompletionStreaming(request), cancellationToken));
@@ -110,18 +107,17 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when neither a text completion nor a chat method is overridden.</exception>
     public virtual IAsyncEnumerable<GenericStreamingChunk> TextCompletionStreamingAsync(TextCompletionRequest request, CancellationToken cancellationToken)
     {
-        var surface = Surface;
-        if (surface.TextCompletionStreaming)
+        if (Overrides(Method.TextCompletionStreaming))
         {
             return StreamAggregator.ToAsyncEnumerable(TextCompletionStreaming(request), cancellationToken);
         }
 
-        if (surface.TextCompletionAsync)
+        if (Overrides(Method.TextCompletionAsync))
         {
             return FromTextCompletion(TextCompletionAsync(request, cancellationToken), cancellationToken);
         }
 
-        if (surface.TextCompletion)
+        if (Overrides(Method.TextCompletion))
         {
             return FromTextCompletion(Task.Run(() => TextCompletion(request), cancellationToken), cancellationToken);
         }

@@ -20,29 +20,28 @@ namespace PluginHost.Sdk;
 /// </remarks>
 public abstract partial class CustomLlm
 {
-    private readonly Overrides _overrides;
-
     /// <summary>Initialises the handler and notes which methods the subclass overrides.</summary>
     protected CustomLlm()
     {
-        _overrides = Overrides.Of(GetType());
+        _overridden = OverridesOf(GetType());
+        Capabilities = CapabilitiesOf(_overridden);
     }
 
     /// <summary>LiteLLM's <c>completion</c>: answers a request synchronously.</summary>
     /// <exception cref="CustomLlmException">Status 500 when no chat method is overridden.</exception>
     public virtual ModelResponse Completion(ChatCompletionRequest request)
     {
-        if (_overrides.CompletionAsync)
+        if (Overrides(Method.CompletionAsync))
         {
             return CompletionAsync(request, CancellationToken.None).GetAwaiter().GetResult();
         }
 
-        if (_overrides.Streaming)
+        if (Overrides(Method.Streaming))
         {
             return StreamAggregator.Aggregate(Streaming(request));
         }
 
-        if (_overrides.StreamingAsync)
+        if (Overrides(Method.StreamingAsync))
         {
             return StreamAggregator.AggregateAsync(StreamingAsync(request, CancellationToken.None), CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -54,17 +53,17 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when no chat method is overridden.</exception>
     public virtual IEnumerable<GenericStreamingChunk> Streaming(ChatCompletionRequest request)
     {
-        if (_overrides.StreamingAsync)
+        if (Overrides(Method.StreamingAsync))
         {
             return StreamAggregator.ToEnumerable(StreamingAsync(request, CancellationToken.None));
         }
 
-        if (_overrides.Completion)
+        if (Overrides(Method.Completion))
         {
             return StreamAggregator.ToChunks(Completion(request));
         }
 
-        if (_overrides.CompletionAsync)
+        if (Overrides(Method.CompletionAsync))
         {
             return StreamAggregator.ToChunks(CompletionAsync(request, CancellationToken.None).GetAwaiter().GetResult());
         }
@@ -81,18 +80,18 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when no chat method is overridden.</exception>
     public virtual Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
-        if (_overrides.Completion)
+        if (Overrides(Method.Completion))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return Task.FromResult(Completion(request));
         }
 
-        if (_overrides.StreamingAsync)
+        if (Overrides(Method.StreamingAsync))
         {
             return StreamAggregator.AggregateAsync(StreamingAsync(request, cancellationToken), cancellationToken);
         }
 
-        if (_overrides.Streaming)
+        if (Overrides(Method.Streaming))
         {
             cancellationToken.ThrowIfCancellationRequested();
             return Task.FromResult(StreamAggregator.Aggregate(Streaming(request), cancellationToken));
@@ -110,17 +109,17 @@ public abstract partial class CustomLlm
     /// <exception cref="CustomLlmException">Status 500 when no chat method is overridden.</exception>
     public virtual IAsyncEnumerable<GenericStreamingChunk> StreamingAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
-        if (_overrides.Streaming)
+        if (Overrides(Method.Streaming))
         {
             return StreamAggregator.ToAsyncEnumerable(Streaming(request), cancellationToken);
         }
 
-        if (_overrides.CompletionAsync)
+        if (Overrides(Method.CompletionAsync))
         {
             return FromCompletion(CompletionAsync(request, cancellationToken), cancellationToken);
         }
 
-        if (_overrides.Completion)
+        if (Overrides(Method.Completion))
         {
             return FromCompletion(Task.Run(() => Completion(request), cancellationToken), cancellationToken);
         }
@@ -146,20 +145,4 @@ public abstract partial class CustomLlm
 #pragma warning restore CS0162
     }
 #pragma warning restore CS1998
-
-    private readonly record struct Overrides(bool Completion, bool Streaming, bool CompletionAsync, bool StreamingAsync)
-    {
-        private static readonly Type[] SyncArgs = [typeof(ChatCompletionRequest)];
-        private static readonly Type[] AsyncArgs = [typeof(ChatCompletionRequest), typeof(CancellationToken)];
-
-        // Reflection runs once per handler instance, at load; nothing here caches the plugin's type.
-        public static Overrides Of(Type type) => new(
-            IsOverridden(type, nameof(CustomLlm.Completion), SyncArgs),
-            IsOverridden(type, nameof(CustomLlm.Streaming), SyncArgs),
-            IsOverridden(type, nameof(CustomLlm.CompletionAsync), AsyncArgs),
-            IsOverridden(type, nameof(CustomLlm.StreamingAsync), AsyncArgs));
-
-        private static bool IsOverridden(Type type, string name, Type[] args) =>
-            type.GetMethod(name, args)?.DeclaringType is { } declaring && declaring != typeof(CustomLlm);
-    }
 }

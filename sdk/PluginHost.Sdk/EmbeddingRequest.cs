@@ -6,14 +6,8 @@ namespace PluginHost.Sdk;
 /// One embeddings request (<c>POST /embeddings</c>) as the handler sees it: the client's OpenAI request,
 /// already validated, plus what the proxy's configuration says about the deployment that serves it.
 /// </summary>
-public sealed record EmbeddingRequest
+public sealed record EmbeddingRequest : LlmRequest
 {
-    /// <summary>The provider's model with the provider prefix stripped (<c>my-model</c> for <c>my-llm/my-model</c>).</summary>
-    public required string Model { get; init; }
-
-    /// <summary>The <c>model_name</c> the client asked for (what the response's <c>model</c> will say).</summary>
-    public required string RequestedModel { get; init; }
-
     /// <summary>
     /// <c>input</c>, always a list: a single string becomes a list of one. Each item is a text or, when the
     /// client sent token arrays, a list of token ids. Return one vector per item, in order.
@@ -31,21 +25,6 @@ public sealed record EmbeddingRequest
 
     /// <summary><c>user</c>.</summary>
     public string? User { get; init; }
-
-    /// <summary>Every request field the contract does not type, exactly as the client sent it.</summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = ChatCompletionRequest.EmptyProperties;
-
-    /// <summary><c>api_base</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>api_key</c> of the deployment in <c>plugins.yaml</c>, if set (<c>os.environ/NAME</c> already resolved).</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary>Every other key of the deployment's <c>litellm_params</c>, as plain .NET values.</summary>
-    public IReadOnlyDictionary<string, object?> LitellmParams { get; init; } = ChatCompletionRequest.EmptyParams;
-
-    /// <summary>The deployment's <c>timeout</c>, if set. The cancellation token already enforces it.</summary>
-    public TimeSpan? Timeout { get; init; }
 
     /// <summary>
     /// The inputs as texts, for handlers that only embed text: throws a 400 <see cref="CustomLlmException"/>

@@ -6,14 +6,8 @@ namespace PluginHost.Sdk;
 /// One image generation request (<c>POST /images/generations</c>) as the handler sees it, already validated,
 /// plus what the proxy's configuration says about the deployment that serves it.
 /// </summary>
-public sealed record ImageGenerationRequest
+public sealed record ImageGenerationRequest : LlmRequest
 {
-    /// <summary>The provider's model with the provider prefix stripped.</summary>
-    public required string Model { get; init; }
-
-    /// <summary>The <c>model_name</c> the client asked for.</summary>
-    public required string RequestedModel { get; init; }
-
     /// <summary><c>prompt</c>: what to draw.</summary>
     public required string Prompt { get; init; }
 
@@ -34,35 +28,14 @@ public sealed record ImageGenerationRequest
 
     /// <summary><c>user</c>.</summary>
     public string? User { get; init; }
-
-    /// <summary>Every request field the contract does not type (<c>background</c>, <c>output_format</c>…), as sent.</summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = ChatCompletionRequest.EmptyProperties;
-
-    /// <summary><c>api_base</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>api_key</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary>Every other key of the deployment's <c>litellm_params</c>, as plain .NET values.</summary>
-    public IReadOnlyDictionary<string, object?> LitellmParams { get; init; } = ChatCompletionRequest.EmptyParams;
-
-    /// <summary>The deployment's <c>timeout</c>, if set. The cancellation token already enforces it.</summary>
-    public TimeSpan? Timeout { get; init; }
 }
 
 /// <summary>
 /// One image edit request (<c>POST /images/edits</c>, a multipart form) as the handler sees it, already
 /// validated, plus what the proxy's configuration says about the deployment that serves it.
 /// </summary>
-public sealed record ImageEditRequest
+public sealed record ImageEditRequest : LlmRequest
 {
-    /// <summary>The provider's model with the provider prefix stripped.</summary>
-    public required string Model { get; init; }
-
-    /// <summary>The <c>model_name</c> the client asked for.</summary>
-    public required string RequestedModel { get; init; }
-
     /// <summary><c>prompt</c>: the edit to make.</summary>
     public required string Prompt { get; init; }
 
@@ -86,21 +59,6 @@ public sealed record ImageEditRequest
 
     /// <summary><c>user</c>.</summary>
     public string? User { get; init; }
-
-    /// <summary>Every other form field, each as a JSON string, exactly as sent.</summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = ChatCompletionRequest.EmptyProperties;
-
-    /// <summary><c>api_base</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>api_key</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary>Every other key of the deployment's <c>litellm_params</c>, as plain .NET values.</summary>
-    public IReadOnlyDictionary<string, object?> LitellmParams { get; init; } = ChatCompletionRequest.EmptyParams;
-
-    /// <summary>The deployment's <c>timeout</c>, if set. The cancellation token already enforces it.</summary>
-    public TimeSpan? Timeout { get; init; }
 }
 
 /// <summary>An uploaded file of an <see cref="ImageEditRequest"/>.</summary>

@@ -6,14 +6,8 @@ namespace PluginHost.Sdk;
 /// One rerank request (<c>POST /rerank</c>, Cohere's shape as LiteLLM serves it) as the handler sees it,
 /// already validated, plus what the proxy's configuration says about the deployment that serves it.
 /// </summary>
-public sealed record RerankRequest
+public sealed record RerankRequest : LlmRequest
 {
-    /// <summary>The provider's model with the provider prefix stripped.</summary>
-    public required string Model { get; init; }
-
-    /// <summary>The <c>model_name</c> the client asked for.</summary>
-    public required string RequestedModel { get; init; }
-
     /// <summary><c>query</c>: what the documents are ranked against.</summary>
     public required string Query { get; init; }
 
@@ -34,21 +28,6 @@ public sealed record RerankRequest
 
     /// <summary><c>max_chunks_per_doc</c>, if sent.</summary>
     public int? MaxChunksPerDoc { get; init; }
-
-    /// <summary>Every request field the contract does not type, exactly as the client sent it.</summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = ChatCompletionRequest.EmptyProperties;
-
-    /// <summary><c>api_base</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>api_key</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary>Every other key of the deployment's <c>litellm_params</c>, as plain .NET values.</summary>
-    public IReadOnlyDictionary<string, object?> LitellmParams { get; init; } = ChatCompletionRequest.EmptyParams;
-
-    /// <summary>The deployment's <c>timeout</c>, if set. The cancellation token already enforces it.</summary>
-    public TimeSpan? Timeout { get; init; }
 }
 
 /// <summary>One document of a <see cref="RerankRequest"/>: a string, or an object (e.g. <c>{"text": …, "title": …}</c>).</summary>

@@ -6,14 +6,8 @@ namespace PluginHost.Sdk;
 /// One legacy text completion request (<c>POST /completions</c>) as the handler sees it, already validated,
 /// plus what the proxy's configuration says about the deployment that serves it.
 /// </summary>
-public sealed record TextCompletionRequest
+public sealed record TextCompletionRequest : LlmRequest
 {
-    /// <summary>The provider's model with the provider prefix stripped.</summary>
-    public required string Model { get; init; }
-
-    /// <summary>The <c>model_name</c> the client asked for.</summary>
-    public required string RequestedModel { get; init; }
-
     /// <summary><c>prompt</c>, always a list: a single string becomes a list of one.</summary>
     public required IReadOnlyList<string> Prompt { get; init; }
 
@@ -56,21 +50,6 @@ public sealed record TextCompletionRequest
     /// <summary><c>stream_options</c>.</summary>
     public StreamOptions? StreamOptions { get; init; }
 
-    /// <summary>Every request field the contract does not type (<c>logprobs</c>, <c>best_of</c>, <c>logit_bias</c>…), as sent.</summary>
-    public IReadOnlyDictionary<string, JsonElement> AdditionalProperties { get; init; } = ChatCompletionRequest.EmptyProperties;
-
-    /// <summary><c>api_base</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiBase { get; init; }
-
-    /// <summary><c>api_key</c> of the deployment in <c>plugins.yaml</c>, if set.</summary>
-    public string? ApiKey { get; init; }
-
-    /// <summary>Every other key of the deployment's <c>litellm_params</c>, as plain .NET values.</summary>
-    public IReadOnlyDictionary<string, object?> LitellmParams { get; init; } = ChatCompletionRequest.EmptyParams;
-
-    /// <summary>The deployment's <c>timeout</c>, if set. The cancellation token already enforces it.</summary>
-    public TimeSpan? Timeout { get; init; }
-
     /// <summary>
     /// The chat request a text completion becomes when the handler has no text completion method: the
     /// prompt at <paramref name="promptIndex"/> as a single user message, with the shared parameters.
@@ -92,10 +71,7 @@ public sealed record TextCompletionRequest
         User = User,
         StreamOptions = StreamOptions,
         AdditionalProperties = AdditionalProperties,
-        ApiBase = ApiBase,
-        ApiKey = ApiKey,
-        LitellmParams = LitellmParams,
-        Timeout = Timeout,
+        Deployment = Deployment,
     };
 }
 

@@ -19,7 +19,7 @@ public sealed class Everything : CustomLlm
 
     public override async Task<EmbeddingResponse> EmbeddingAsync(EmbeddingRequest request, CancellationToken cancellationToken)
     {
-        await Script.Run(request.Input[0].Text, request.LitellmParams, cancellationToken);
+        await Script.Run(request.Input[0].Text, request.Deployment.LitellmParams, cancellationToken);
         var dimensions = request.Dimensions ?? 4;
         var vectors = request.Input.Select((_, i) => Enumerable.Range(0, dimensions).Select(d => Element(i, d)).ToArray());
         var tokens = request.Input.Sum(input => input.Tokens?.Count ?? input.Text!.Split(' ').Length);
@@ -44,7 +44,7 @@ public sealed class Everything : CustomLlm
 
     public override async Task<ImageResponse> ImageGenerationAsync(ImageGenerationRequest request, CancellationToken cancellationToken)
     {
-        await Script.Run(request.Prompt, request.LitellmParams, cancellationToken);
+        await Script.Run(request.Prompt, request.Deployment.LitellmParams, cancellationToken);
         var images = Enumerable.Range(0, request.N ?? 1).Select(i => request.ResponseFormat == "b64_json"
             ? ImageData.FromBytes(Encoding.UTF8.GetBytes($"{request.Prompt}|{request.Size}|{request.Quality}|{request.Style}|{i}"), "revised: " + request.Prompt)
             : ImageData.FromUrl($"https://images.example/{i}.png", "revised: " + request.Prompt));
@@ -54,7 +54,7 @@ public sealed class Everything : CustomLlm
     /// <summary>One image whose bytes are a JSON description of the edit request.</summary>
     public override async Task<ImageResponse> ImageEditAsync(ImageEditRequest request, CancellationToken cancellationToken)
     {
-        await Script.Run(request.Prompt, request.LitellmParams, cancellationToken);
+        await Script.Run(request.Prompt, request.Deployment.LitellmParams, cancellationToken);
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream))
         {
@@ -99,7 +99,7 @@ public sealed class Everything : CustomLlm
     /// <summary>Scores each document by the share of its words found in the query, in document order (the host sorts).</summary>
     public override async Task<RerankResponse> RerankAsync(RerankRequest request, CancellationToken cancellationToken)
     {
-        await Script.Run(request.Query, request.LitellmParams, cancellationToken);
+        await Script.Run(request.Query, request.Deployment.LitellmParams, cancellationToken);
         var query = request.Query.Split(' ').ToHashSet(StringComparer.OrdinalIgnoreCase);
         var results = request.Documents.Select((document, i) =>
         {
@@ -123,7 +123,7 @@ public sealed class Everything : CustomLlm
     public override async Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
         var said = request.Messages[^1].Content ?? "";
-        await Script.Run(said, request.LitellmParams, cancellationToken);
+        await Script.Run(said, request.Deployment.LitellmParams, cancellationToken);
         if (said == "tools")
         {
             return new ModelResponse
@@ -156,7 +156,7 @@ public sealed class Everything : CustomLlm
     public override async IAsyncEnumerable<GenericStreamingChunk> StreamingAsync(ChatCompletionRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var said = request.Messages[^1].Content ?? "";
-        await Script.Run(said, request.LitellmParams, cancellationToken);
+        await Script.Run(said, request.Deployment.LitellmParams, cancellationToken);
         if (said != "tools")
         {
             yield return GenericStreamingChunk.FromText("chat:");

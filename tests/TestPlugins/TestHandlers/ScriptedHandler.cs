@@ -154,7 +154,7 @@ internal static class Commands
     /// <summary>Writes the started marker, waits until cancelled, writes the cancel marker and rethrows.</summary>
     public static async Task Hang(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
-        if (request.LitellmParams.TryGetValue("started_marker", out var started) && started is string startedPath)
+        if (request.Deployment.LitellmParams.TryGetValue("started_marker", out var started) && started is string startedPath)
         {
             await File.WriteAllTextAsync(startedPath, "started", CancellationToken.None);
         }
@@ -165,7 +165,7 @@ internal static class Commands
         }
         catch (OperationCanceledException)
         {
-            if (request.LitellmParams.TryGetValue("cancel_marker", out var marker) && marker is string path)
+            if (request.Deployment.LitellmParams.TryGetValue("cancel_marker", out var marker) && marker is string path)
             {
                 await File.WriteAllTextAsync(path, "cancelled", CancellationToken.None);
             }
@@ -184,9 +184,9 @@ internal static class Commands
             w.WriteString("model", request.Model);
             w.WriteString("requested_model", request.RequestedModel);
             w.WriteBoolean("stream", request.Stream);
-            w.WriteString("api_base", request.ApiBase);
-            w.WriteString("api_key", request.ApiKey);
-            w.WriteNumber("timeout_s", request.Timeout?.TotalSeconds ?? 0);
+            w.WriteString("api_base", request.Deployment.ApiBase);
+            w.WriteString("api_key", request.Deployment.ApiKey);
+            w.WriteNumber("timeout_s", request.Deployment.Timeout?.TotalSeconds ?? 0);
             WriteNumber(w, "temperature", request.Temperature);
             WriteNumber(w, "top_p", request.TopP);
             WriteNumber(w, "max_tokens", request.MaxTokens);
@@ -264,7 +264,7 @@ internal static class Commands
             w.WriteEndArray();
             WriteProperties(w, "additional", request.AdditionalProperties);
             w.WriteStartObject("litellm_params");
-            foreach (var (name, value) in request.LitellmParams)
+            foreach (var (name, value) in request.Deployment.LitellmParams)
             {
                 w.WriteString(name, Convert.ToString(value, CultureInfo.InvariantCulture));
             }

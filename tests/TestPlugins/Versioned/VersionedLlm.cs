@@ -55,7 +55,7 @@ public sealed class VersionedLlm : CustomLlm
     public override async IAsyncEnumerable<GenericStreamingChunk> StreamingAsync(ChatCompletionRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var count = int.TryParse(request.Messages[^1].Content, out var n) ? n : 1;
-        var delay = request.LitellmParams.TryGetValue("delay_ms", out var value) && value is long ms ? (int)ms : 0;
+        var delay = request.Deployment.LitellmParams.TryGetValue("delay_ms", out var value) && value is long ms ? (int)ms : 0;
         for (var i = 0; i < count; i++)
         {
             if (i > 0 && delay > 0)
