@@ -17,10 +17,11 @@ internal static class ChatResponseWriter
         writer.WriteNumber("created"u8, response.Created?.ToUnixTimeSeconds() ?? identity.Created);
         writer.WriteString("model"u8, response.Model ?? identity.Model);
         writer.WriteStartArray("choices"u8);
-        var position = 0;
-        foreach (var choice in response.Choices)
+        var choices = ResponseJson.Required(response.Choices, "ModelResponse.Choices");
+        for (var position = 0; position < choices.Count; position++)
         {
-            var message = choice.Message;
+            var choice = ResponseJson.Item(choices[position], "ModelResponse.Choices", position);
+            var message = choice.Message ?? throw new InvalidAnswerException($"ModelResponse.Choices[{position}].Message is null.");
             var hasToolCalls = message.ToolCalls is { Count: > 0 };
             writer.WriteStartObject();
             writer.WriteNumber("index"u8, choice.Index == 0 ? position : choice.Index);
@@ -56,7 +57,6 @@ internal static class ChatResponseWriter
             writer.WriteNull("logprobs"u8);
             writer.WriteString("finish_reason"u8, (choice.FinishReason ?? (hasToolCalls ? FinishReason.ToolCalls : FinishReason.Stop)).Value);
             writer.WriteEndObject();
-            position++;
         }
 
         writer.WriteEndArray();

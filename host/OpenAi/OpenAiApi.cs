@@ -7,6 +7,16 @@ namespace PluginHost.OpenAi;
 /// <summary>Maps the OpenAI-compatible routes, each with and without the <c>/v1</c> prefix.</summary>
 internal static class OpenAiApi
 {
+    private static readonly (HandlerCapabilities Capability, string Path)[] Endpoints =
+    [
+        (HandlerCapabilities.ChatCompletions, "/v1/chat/completions"),
+        (HandlerCapabilities.TextCompletions, "/v1/completions"),
+        (HandlerCapabilities.Embeddings, "/v1/embeddings"),
+        (HandlerCapabilities.ImageGenerations, "/v1/images/generations"),
+        (HandlerCapabilities.ImageEdits, "/v1/images/edits"),
+        (HandlerCapabilities.Rerank, "/v1/rerank"),
+    ];
+
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
         app.UseMiddleware<ErrorHandlingMiddleware>();
@@ -32,6 +42,21 @@ internal static class OpenAiApi
         app.MapGet("/health/readiness", StatusEndpoints.Readiness);
         app.MapGet("/plugins", StatusEndpoints.Plugins);
         return app;
+    }
+
+    /// <summary>The handler endpoints a handler with <paramref name="capabilities"/> serves, as LiteLLM lists them (<c>/v1/…</c>).</summary>
+    public static IReadOnlyList<string> EndpointsFor(HandlerCapabilities capabilities)
+    {
+        var endpoints = new List<string>(6);
+        foreach (var (capability, path) in Endpoints)
+        {
+            if ((capabilities & capability) != 0)
+            {
+                endpoints.Add(path);
+            }
+        }
+
+        return endpoints;
     }
 
     /// <summary>Bodiless 404/405 from routing become OpenAI errors.</summary>

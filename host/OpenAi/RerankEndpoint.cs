@@ -109,11 +109,12 @@ internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankRes
     private static List<RerankResult> Rank(RerankRequest request, RerankResponse response)
     {
         var results = ResponseJson.Required(response.Results, "RerankResponse.Results");
-        foreach (var result in results)
+        for (var i = 0; i < results.Count; i++)
         {
-            if (result is null || result.Index < 0 || result.Index >= request.Documents.Count)
+            var result = ResponseJson.Item(results[i], "RerankResponse.Results", i);
+            if (result.Index < 0 || result.Index >= request.Documents.Count)
             {
-                throw new InvalidAnswerException($"a result refers to document {result?.Index}, but the request has {request.Documents.Count} documents.");
+                throw new InvalidAnswerException($"a result refers to document {result.Index}, but the request has {request.Documents.Count} documents.");
             }
 
             if (!double.IsFinite(result.RelevanceScore))

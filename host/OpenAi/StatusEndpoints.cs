@@ -1,5 +1,6 @@
 using PluginHost.Plugins;
 using PluginHost.Routing;
+using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
@@ -25,8 +26,20 @@ internal static class StatusEndpoints
             ? Results.Json(Card(group), WireJsonContext.Wire.ModelCard)
             : throw new OpenAiException(404, $"The model '{model}' does not exist or you do not have access to it.", "model", "model_not_found");
 
-    private static ModelCard Card(ModelGroup model) =>
-        new(model.Name, "model", Started, model.Routes[0].Deployment.Provider);
+    /// <summary>
+    /// OpenAI's model object, plus LiteLLM's <c>supported_endpoints</c>: what the handlers behind the model can
+    /// serve now (any of its deployments), from the methods they override.
+    /// </summary>
+    private static ModelCard Card(ModelGroup model)
+    {
+        var capabilities = HandlerCapabilities.None;
+        foreach (var route in model.Routes)
+        {
+            capabilities |= route.Binding?.Handler.Capabilities ?? HandlerCapabilities.None;
+        }
+
+        return new(model.Name, "model", Started, model.Routes[0].Deployment.Provider, OpenAiApi.EndpointsFor(capabilities));
+    }
 
     public static IResult Liveliness() => Results.Json("I'm alive!", WireJsonContext.Wire.String);
 
@@ -91,7 +104,7 @@ internal static class StatusEndpoints
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 
-internal sealed record ModelCard(string Id, string Object, long Created, string OwnedBy);
+internal sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, IReadOnlyList<string> SupportedEndpoints);
 
 internal sealed record Readiness(string Status, int Models, IReadOnlyList<string> UnavailableModels, IReadOnlyList<string> FailedPlugins, string? ConfigError, string Version);
 

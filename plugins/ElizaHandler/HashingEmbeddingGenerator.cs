@@ -20,6 +20,8 @@ public sealed class HashingEmbeddingGenerator : IEmbeddingGenerator<string, Embe
         long tokens = 0;
         foreach (var text in values)
         {
+            // A large request is many vectors: stop between them when the client has gone away.
+            cancellationToken.ThrowIfCancellationRequested();
             var vector = new float[dimensions];
             foreach (var word in text.ToLowerInvariant().Split((char[])[' ', '\t', '\n', '.', ',', '!', '?', ';', ':'], StringSplitOptions.RemoveEmptyEntries))
             {

@@ -9,8 +9,8 @@ namespace SurfaceHandlers;
 /// <summary>
 /// Implements every endpoint with predictable answers the tests can recompute, and reports what it received
 /// in a <c>received</c> field (or, for images, inside the image bytes). A first input, prompt or query of
-/// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/>; <c>hang</c> waits for cancellation, then writes
-/// the file named by <c>litellm_params.cancel_marker</c>.
+/// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/>; <c>hang</c> writes the file named by
+/// <c>litellm_params.started_marker</c>, waits for cancellation, then writes the one named by <c>cancel_marker</c>.
 /// </summary>
 public sealed class Everything : CustomLlm
 {
@@ -220,6 +220,11 @@ internal static class Script
 
         if (command == "hang")
         {
+            if (litellmParams.TryGetValue("started_marker", out var started) && started is string startedPath)
+            {
+                await File.WriteAllTextAsync(startedPath, "started", CancellationToken.None);
+            }
+
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
