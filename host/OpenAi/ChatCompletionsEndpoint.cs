@@ -9,10 +9,7 @@ internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionR
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.ChatCompletions;
 
-    public static string MethodName => nameof(CustomLlm.CompletionAsync);
-
-    public static ValueTask<ChatCompletionRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(ChatRequestReader.Read(input.Json, target));
+    public static ChatCompletionRequest Read(JsonElement root, RequestTarget target, RequestLimits limits) => ChatRequestReader.Read(root, target);
 
     public static Task<ModelResponse> InvokeAsync(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken) =>
         handler.CompletionAsync(request, cancellationToken);

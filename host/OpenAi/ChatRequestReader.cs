@@ -99,11 +99,11 @@ internal static class ChatRequestReader
 
         return new ChatCompletionRequest
         {
+            Messages = messages,
             Model = target.Deployment.ProviderModel,
             RequestedModel = target.RequestedModel,
             Deployment = target.Deployment.Settings,
             AdditionalProperties = extra.ToReadOnly(),
-            Messages = messages,
             Stream = stream,
             Temperature = temperature,
             TopP = topP,

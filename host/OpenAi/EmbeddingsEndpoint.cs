@@ -14,11 +14,6 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.Embeddings;
 
-    public static string MethodName => nameof(CustomLlm.EmbeddingAsync);
-
-    public static ValueTask<EmbeddingRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Read(input.Json, target, limits));
-
     public static Task<EmbeddingResponse> InvokeAsync(CustomLlm handler, EmbeddingRequest request, CancellationToken cancellationToken) =>
         handler.EmbeddingAsync(request, cancellationToken);
 
@@ -55,11 +50,11 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
 
         return new EmbeddingRequest
         {
+            Input = input ?? throw RequestFields.Missing("input"),
             Model = target.Deployment.ProviderModel,
             RequestedModel = target.RequestedModel,
             Deployment = target.Deployment.Settings,
             AdditionalProperties = extra.ToReadOnly(),
-            Input = input ?? throw RequestFields.Missing("input"),
             Dimensions = dimensions,
             EncodingFormat = encodingFormat,
             User = user,

@@ -18,14 +18,16 @@ internal interface IHandlerEndpoint<TRequest, TResponse>
     /// <summary>What a handler must override to serve this endpoint; others get 500 <c>Not implemented yet!</c>.</summary>
     static abstract HandlerCapabilities Capability { get; }
 
-    /// <summary>The handler method called, for messages.</summary>
-    static abstract string MethodName { get; }
-
-    /// <summary>Whether the body is a multipart form (else a JSON object).</summary>
+    /// <summary>Whether the body is a multipart form (read by <see cref="ReadFormAsync"/>) rather than a JSON object (read by <see cref="Read"/>).</summary>
     static virtual bool TakesForm => false;
 
-    /// <summary>Reads the request, throwing a 4xx <see cref="OpenAiException"/> for what OpenAI would refuse.</summary>
-    static abstract ValueTask<TRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken);
+    /// <summary>Reads a JSON request, throwing a 4xx <see cref="OpenAiException"/> for what OpenAI would refuse.</summary>
+    static virtual TRequest Read(JsonElement root, RequestTarget target, RequestLimits limits) =>
+        throw new NotSupportedException("This endpoint takes a form.");
+
+    /// <summary>Reads a multipart form request, throwing a 4xx <see cref="OpenAiException"/> for what OpenAI would refuse.</summary>
+    static virtual ValueTask<TRequest> ReadFormAsync(IFormCollection form, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("This endpoint takes JSON.");
 
     /// <summary>Calls the handler's method.</summary>
     static abstract Task<TResponse> InvokeAsync(CustomLlm handler, TRequest request, CancellationToken cancellationToken);

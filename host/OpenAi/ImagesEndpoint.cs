@@ -9,11 +9,6 @@ internal sealed class ImageGenerationsEndpoint : IHandlerEndpoint<ImageGeneratio
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.ImageGenerations;
 
-    public static string MethodName => nameof(CustomLlm.ImageGenerationAsync);
-
-    public static ValueTask<ImageGenerationRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Read(input.Json, target, limits));
-
     public static Task<ImageResponse> InvokeAsync(CustomLlm handler, ImageGenerationRequest request, CancellationToken cancellationToken) =>
         handler.ImageGenerationAsync(request, cancellationToken);
 
@@ -60,11 +55,11 @@ internal sealed class ImageGenerationsEndpoint : IHandlerEndpoint<ImageGeneratio
 
         return new ImageGenerationRequest
         {
+            Prompt = prompt ?? throw RequestFields.Missing("prompt"),
             Model = target.Deployment.ProviderModel,
             RequestedModel = target.RequestedModel,
             Deployment = target.Deployment.Settings,
             AdditionalProperties = extra.ToReadOnly(),
-            Prompt = prompt ?? throw RequestFields.Missing("prompt"),
             N = n,
             Size = size,
             Quality = quality,
@@ -82,8 +77,6 @@ internal sealed class ImageEditsEndpoint : IHandlerEndpoint<ImageEditRequest, Im
 
     public static HandlerCapabilities Capability => HandlerCapabilities.ImageEdits;
 
-    public static string MethodName => nameof(CustomLlm.ImageEditAsync);
-
     public static bool TakesForm => true;
 
     public static Task<ImageResponse> InvokeAsync(CustomLlm handler, ImageEditRequest request, CancellationToken cancellationToken) =>
@@ -91,9 +84,8 @@ internal sealed class ImageEditsEndpoint : IHandlerEndpoint<ImageEditRequest, Im
 
     public static void Write(Utf8JsonWriter writer, ImageEditRequest request, ImageResponse response) => ImagesResponse.Write(writer, response);
 
-    public static async ValueTask<ImageEditRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken)
+    public static async ValueTask<ImageEditRequest> ReadFormAsync(IFormCollection form, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken)
     {
-        var form = input.Form!;
         var images = new List<ImageFile>();
         foreach (var file in form.Files)
         {
@@ -122,11 +114,11 @@ internal sealed class ImageEditsEndpoint : IHandlerEndpoint<ImageEditRequest, Im
         RequestFields.AtMost(n ?? 0, limits.MaxImagesPerRequest, "n", "", "max_images_per_request");
         return new ImageEditRequest
         {
+            Prompt = form["prompt"].ToString() is { Length: > 0 } prompt ? prompt : throw RequestFields.Missing("prompt"),
             Model = target.Deployment.ProviderModel,
             RequestedModel = target.RequestedModel,
             Deployment = target.Deployment.Settings,
             AdditionalProperties = extra.ToReadOnly(),
-            Prompt = form["prompt"].ToString() is { Length: > 0 } prompt ? prompt : throw RequestFields.Missing("prompt"),
             Images = images,
             Mask = mask,
             N = n,

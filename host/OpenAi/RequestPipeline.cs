@@ -36,14 +36,22 @@ internal static class RequestPipeline
         }
 
         var deployment = lease.Route.Deployment;
+        var target = new RequestTarget(input.Model, deployment);
         TRequest request;
-        try
+        if (TEndpoint.TakesForm)
         {
-            request = await TEndpoint.ReadAsync(input, new RequestTarget(input.Model, deployment), config.Limits, context.RequestAborted);
+            request = await TEndpoint.ReadFormAsync(input.Form!, target, config.Limits, context.RequestAborted);
         }
-        catch (InvalidOperationException ex) when (!TEndpoint.TakesForm)
+        else
         {
-            throw RequestFields.InvalidText(ex);
+            try
+            {
+                request = TEndpoint.Read(input.Json, target, config.Limits);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw RequestFields.InvalidText(ex);
+            }
         }
 
         using var deadline = Deadline.Start(context.RequestAborted, deployment.Settings.Timeout);
@@ -67,7 +75,7 @@ internal static class RequestPipeline
         try
         {
             response = await TEndpoint.InvokeAsync(binding.Handler, request, deadline.Token)
-                ?? throw new InvalidOperationException($"{TEndpoint.MethodName} returned null instead of a response.");
+                ?? throw new InvalidOperationException($"it returned null instead of a {typeof(TResponse).Name}.");
         }
         catch (Exception ex)
         {

@@ -13,11 +13,6 @@ internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankRes
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.Rerank;
 
-    public static string MethodName => nameof(CustomLlm.RerankAsync);
-
-    public static ValueTask<RerankRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Read(input.Json, target, limits));
-
     public static Task<RerankResponse> InvokeAsync(CustomLlm handler, RerankRequest request, CancellationToken cancellationToken) =>
         handler.RerankAsync(request, cancellationToken);
 
@@ -62,11 +57,11 @@ internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankRes
 
         return new RerankRequest
         {
+            Query = query ?? throw RequestFields.Missing("query"),
             Model = target.Deployment.ProviderModel,
             RequestedModel = target.RequestedModel,
             Deployment = target.Deployment.Settings,
             AdditionalProperties = extra.ToReadOnly(),
-            Query = query ?? throw RequestFields.Missing("query"),
             Documents = documents ?? throw RequestFields.Missing("documents"),
             TopN = topN,
             ReturnDocuments = returnDocuments ?? true,

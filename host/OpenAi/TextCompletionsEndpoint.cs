@@ -13,11 +13,6 @@ internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionR
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.TextCompletions;
 
-    public static string MethodName => nameof(CustomLlm.TextCompletionAsync);
-
-    public static ValueTask<TextCompletionRequest> ReadAsync(RequestInput input, RequestTarget target, RequestLimits limits, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Read(input.Json, target, limits));
-
     public static Task<TextCompletionResponse> InvokeAsync(CustomLlm handler, TextCompletionRequest request, CancellationToken cancellationToken) =>
         handler.TextCompletionAsync(request, cancellationToken);
 
@@ -95,11 +90,11 @@ internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionR
 
         return new TextCompletionRequest
         {
+            Prompt = prompt ?? throw RequestFields.Missing("prompt"),
             Model = target.Deployment.ProviderModel,
             RequestedModel = target.RequestedModel,
             Deployment = target.Deployment.Settings,
             AdditionalProperties = extra.ToReadOnly(),
-            Prompt = prompt ?? throw RequestFields.Missing("prompt"),
             Stream = stream,
             MaxTokens = maxTokens,
             Temperature = temperature,
