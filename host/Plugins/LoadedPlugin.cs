@@ -50,9 +50,10 @@ internal sealed class LoadedPlugin
     /// <summary>The load context, weakly: alive until the runtime collects it after unload.</summary>
     public WeakReference Context { get; }
 
-    public PluginState State { get; set; } = PluginState.Active;
+    public PluginState State { get; private set; } = PluginState.Active;
 
-    public string? LastError { get; set; }
+    /// <summary>Why its replacement failed while it kept serving, or what keeps it alive after unload.</summary>
+    public string? LastError { get; private set; }
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -259,6 +260,19 @@ internal sealed class LoadedPlugin
         {
             _drained.TrySetResult();
         }
+    }
+
+    /// <summary>A newer file of this plugin failed to load: this version keeps serving and reports why.</summary>
+    public void KeepServing(string error) => LastError = error;
+
+    /// <summary>The runtime collected its load context after unload.</summary>
+    public void MarkUnloaded() => State = PluginState.Unloaded;
+
+    /// <summary>Its load context is still alive long after unload; <paramref name="reason"/> says what may hold it.</summary>
+    public void MarkLeaked(string reason)
+    {
+        LastError = reason;
+        State = PluginState.Leaked;
     }
 
     /// <summary>Disposes the handlers and unloads the context. Call once, after <see cref="Drained"/>.</summary>

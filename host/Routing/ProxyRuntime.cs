@@ -237,7 +237,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             failures.Add(new PluginFailure(file.Name, file.Path, error, DateTimeOffset.UtcNow));
             if (old is not null)
             {
-                old.LastError = error;
+                old.KeepServing(error);
                 plugins.Add(old);
                 kept[file.Name] = error;
             }
@@ -472,13 +472,13 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         if (collected)
         {
             Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
-            plugin.State = PluginState.Unloaded;
+            plugin.MarkUnloaded();
         }
         else
         {
-            plugin.LastError = LeakMessage(plugin);
-            Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, plugin.LastError);
-            plugin.State = PluginState.Leaked;
+            var reason = LeakMessage(plugin);
+            Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, reason);
+            plugin.MarkLeaked(reason);
         }
     }
 
