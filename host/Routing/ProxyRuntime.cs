@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
@@ -16,15 +15,10 @@ namespace PluginHost.Routing;
 /// </summary>
 internal sealed class ProxyRuntime : IAsyncDisposable
 {
-    private const int HistoryLimit = 200;
-
     private readonly PluginHostOptions _options;
     private readonly ILogger<ProxyRuntime> _logger;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
-    private readonly ConcurrentQueue<LoadedPlugin> _retired = new();
-    private readonly ConcurrentDictionary<Task, byte> _unloads = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly UnloadMonitor _collections;
+    private readonly PluginRetirement _retirement;
     private ProxySnapshot? _current;
     private long _generation;
 
@@ -32,7 +26,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         _options = options;
         _logger = logger;
-        _collections = new UnloadMonitor(options.UnloadTimeout, options.UnloadCheckInterval, options.UnloadSettle, _stopping.Token);
+        _retirement = new PluginRetirement(options, logger);
     }
 
     public PluginHostOptions Options => _options;
@@ -46,7 +40,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     public DateTimeOffset? LastReloadAt { get; private set; }
 
     /// <summary>Retired plugin versions (draining, unloaded, leaked), newest last.</summary>
-    public IEnumerable<LoadedPlugin> Retired => _retired;
+    public IEnumerable<LoadedPlugin> Retired => _retirement.History;
 
     /// <summary>Raised after every swap (tests and status use it to wait for a reload).</summary>
     public event Action<ProxySnapshot>? Swapped;
@@ -225,7 +219,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 Fail(file, old, Describe(ex));
                 if (loaded is not null)
                 {
-                    BeginUnload(loaded);
+                    _retirement.Retire(loaded);
                 }
             }
         }
@@ -411,7 +405,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             {
                 if (!snapshot.Plugins.Contains(plugin))
                 {
-                    BeginUnload(plugin);
+                    _retirement.Retire(plugin);
                 }
             }
         }
@@ -419,89 +413,11 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         Swapped?.Invoke(snapshot);
     }
 
-    /// <summary>Retires the plugin; once drained, disposes and unloads it, then checks that it was collected.</summary>
-    private void BeginUnload(LoadedPlugin plugin)
-    {
-        plugin.Retire();
-        _retired.Enqueue(plugin);
-        while (_retired.Count > HistoryLimit && _retired.TryPeek(out var oldest) && oldest.State is PluginState.Unloaded or PluginState.Leaked)
-        {
-            _retired.TryDequeue(out _);
-        }
-
-        Log.PluginRetired(_logger, plugin.Name, plugin.Generation, plugin.InFlight);
-        var task = UnloadWhenDrainedAsync(plugin);
-        _unloads.TryAdd(task, 0);
-        _ = task.ContinueWith(t => _unloads.TryRemove(t, out _), TaskScheduler.Default);
-    }
-
-    private async Task UnloadWhenDrainedAsync(LoadedPlugin plugin)
-    {
-        try
-        {
-            await plugin.Drained.WaitAsync(_options.DrainTimeout, _stopping.Token);
-        }
-        catch (TimeoutException)
-        {
-            Log.DrainTimedOut(_logger, plugin.Name, plugin.Generation, plugin.InFlight);
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutting down: unload now.
-        }
-
-        await plugin.UnloadAsync(ex => Log.DisposeFailed(_logger, plugin.Name, ex));
-
-        // Confirming the collection is not part of the unload: shutdown waits for handlers to be disposed, not for the GC.
-        _ = ConfirmCollectedAsync(plugin);
-    }
-
-    private async Task ConfirmCollectedAsync(LoadedPlugin plugin)
-    {
-        bool collected;
-        try
-        {
-            collected = await _collections.WatchAsync(plugin.Context);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-
-        // Report first, then publish the state: whoever sees the state can rely on the report being there.
-        if (collected)
-        {
-            Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
-            plugin.MarkUnloaded();
-        }
-        else
-        {
-            var reason = LeakMessage(plugin);
-            Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, reason);
-            plugin.MarkLeaked(reason);
-        }
-    }
-
-    internal static string LeakMessage(LoadedPlugin plugin) =>
-        $"the load context of {plugin.Name} (generation {plugin.Generation}) is still alive after unload. Something still references the plugin: " +
-        "a static field or cache of a shared type holding one of its objects, a thread or timer it started that never ended, " +
-        "an event handler it registered on a host or framework object, or a serializer or TypeDescriptor cache of its types (e.g. Newtonsoft.Json).";
-
     /// <summary>Retires every plugin of the current snapshot and waits (bounded) for them to drain and unload.</summary>
     public async ValueTask DisposeAsync()
     {
         RetireAll();
-        using var timeout = new CancellationTokenSource(_options.ShutdownTimeout);
-        try
-        {
-            await Task.WhenAll(_unloads.Keys).WaitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // Requests still running after the shutdown timeout: unload anyway.
-        }
-
-        await _stopping.CancelAsync();
+        await _retirement.StopAsync(_options.ShutdownTimeout);
         _reloadLock.Dispose();
     }
 
@@ -512,7 +428,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         var current = snapshot ?? Interlocked.Exchange(ref _current, null);
         foreach (var plugin in current?.Plugins ?? [])
         {
-            BeginUnload(plugin);
+            _retirement.Retire(plugin);
         }
     }
 
