@@ -2,6 +2,9 @@ namespace PluginHost.Plugins;
 
 internal static partial class Log
 {
+    [LoggerMessage(1, LogLevel.Information, "Loaded plugin {Name} {Version} (generation {Generation}) from {Path} in {Milliseconds:0.0} ms")]
+    public static partial void PluginLoaded(ILogger logger, string name, string version, long generation, string path, double milliseconds);
+
     [LoggerMessage(4, LogLevel.Information, "Retired plugin {Name} generation {Generation} with {InFlight} requests still running")]
     public static partial void PluginRetired(ILogger logger, string name, long generation, int inFlight);
 
@@ -16,4 +19,7 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Error, "Plugin {Name} generation {Generation} leaked: {Message}")]
     public static partial void PluginLeaked(ILogger logger, string name, long generation, string message);
+
+    [LoggerMessage(9, LogLevel.Warning, "{Problem}")]
+    public static partial void PluginIgnored(ILogger logger, string problem);
 }

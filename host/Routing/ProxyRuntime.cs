@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using PluginHost.Configuration;
 using PluginHost.Plugins;
 
@@ -19,6 +16,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     private readonly ILogger<ProxyRuntime> _logger;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly PluginRetirement _retirement;
+    private readonly PluginFolder _folder;
     private ProxySnapshot? _current;
     private long _generation;
 
@@ -27,6 +25,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         _options = options;
         _logger = logger;
         _retirement = new PluginRetirement(options, logger);
+        _folder = new PluginFolder(options.ResolvedPluginsDirectory, options.ConstructorTimeout, NextGeneration, _retirement, logger);
     }
 
     public PluginHostOptions Options => _options;
@@ -52,7 +51,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     public void Initialize()
     {
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
-        var result = LoadPlugins(previous: null, config);
+        var result = _folder.Load([], config);
         var snapshot = BuildSnapshot(config, result, strict: true);
         foreach (var failure in result.Failures)
         {
@@ -90,7 +89,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 configError = ex.Message;
             }
 
-            var result = LoadPlugins(previous, configError is null ? config : previous.Config);
+            var result = _folder.Load(previous.Plugins, config);
             ProxySnapshot snapshot;
             if (configError is null && config.ContentHash != previous.Config.ContentHash)
             {
@@ -128,6 +127,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             _reloadLock.Release();
         }
     }
+
+    /// <summary>Numbers plugin versions and snapshots, in one sequence.</summary>
+    private long NextGeneration() => Interlocked.Increment(ref _generation);
 
     /// <summary>
     /// Leases the handler for <paramref name="model"/>: the plugin version cannot be unloaded until the lease
@@ -167,147 +169,12 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         }
     }
 
-    private PluginLoadResult LoadPlugins(ProxySnapshot? previous, ProxyConfig config)
-    {
-        var problems = new List<string>();
-        var files = PluginFile.Scan(_options.ResolvedPluginsDirectory, problems);
-        var plugins = new List<LoadedPlugin>(files.Count);
-        var failures = new List<PluginFailure>();
-        var kept = new Dictionary<string, string>(StringComparer.Ordinal);
-        var transient = false;
-        foreach (var problem in problems)
-        {
-            Log.PluginIgnored(_logger, problem);
-        }
-
-        foreach (var file in files)
-        {
-            var old = previous?.Plugins.FirstOrDefault(p => p.Name == file.Name);
-            string hash;
-            byte[] content;
-            try
-            {
-                (hash, content) = ReadAndValidate(file.Path);
-            }
-            catch (Exception ex)
-            {
-                // Usually a file still being written (PEReader throws several kinds on a partial image):
-                // keep what serves now and try again.
-                transient = true;
-                Fail(file, old, $"cannot read a complete assembly yet: {ex.Message}");
-                continue;
-            }
-
-            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path)
-            {
-                plugins.Add(old);
-                continue;
-            }
-
-            LoadedPlugin? loaded = null;
-            try
-            {
-                var started = Stopwatch.GetTimestamp();
-                loaded = LoadedPlugin.Load(file, content, hash, Interlocked.Increment(ref _generation), _options.ConstructorTimeout);
-                CreateHandlers(loaded, config, mustResolve: old is not null);
-                Log.PluginLoaded(_logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                plugins.Add(loaded);
-            }
-            catch (Exception ex)
-            {
-                transient |= ex is IOException or BadImageFormatException;
-                Fail(file, old, Describe(ex));
-                if (loaded is not null)
-                {
-                    _retirement.Retire(loaded);
-                }
-            }
-        }
-
-        return new PluginLoadResult(plugins, failures, kept, transient);
-
-        void Fail(PluginFile file, LoadedPlugin? old, string error)
-        {
-            failures.Add(new PluginFailure(file.Name, file.Path, error, DateTimeOffset.UtcNow));
-            if (old is not null)
-            {
-                old.KeepServing(error);
-                plugins.Add(old);
-                kept[file.Name] = error;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Creates the handlers the configuration maps to <paramref name="plugin"/>, so a throwing constructor (or,
-    /// for a replacement, a handler type that disappeared) rejects this version before it serves anything.
-    /// </summary>
-    private static void CreateHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
-    {
-        foreach (var mapping in config.Providers)
-        {
-            if (mapping.Handler.Assembly != plugin.Name)
-            {
-                continue;
-            }
-
-            var type = plugin.FindHandlerType(mapping.Handler.Type, out var problem);
-            if (type is null)
-            {
-                if (mustResolve)
-                {
-                    throw new InvalidOperationException($"custom_handler '{mapping.Handler}' is not in the new version: {problem}");
-                }
-
-                continue;
-            }
-
-            plugin.GetHandler(type);
-        }
-    }
-
-    /// <summary>
-    /// Reads the assembly once, checks it is a complete .NET image and hashes it: the same bytes are then loaded,
-    /// so the version that serves is the one that was validated, even if the file changes again meanwhile.
-    /// </summary>
-    private static (string Hash, byte[] Content) ReadAndValidate(string path)
-    {
-        byte[] content;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        {
-            content = new byte[stream.Length];
-            stream.ReadExactly(content);
-        }
-
-        using (var pe = new PEReader(new MemoryStream(content, writable: false)))
-        {
-            if (!pe.HasMetadata)
-            {
-                throw new BadImageFormatException("the file is not a .NET assembly");
-            }
-
-            // Reads every section: a truncated file fails here rather than half-way through loading.
-            _ = pe.GetEntireImage().Length;
-            _ = pe.GetMetadata().Length;
-        }
-
-        return (Convert.ToHexStringLower(SHA256.HashData(content))[..16], content);
-    }
-
-    private static string Describe(Exception ex) => ex switch
-    {
-        BadImageFormatException => $"not a loadable .NET assembly: {ex.Message}",
-        FileNotFoundException { FileName: { } missing } => $"a dependency is missing: {missing}",
-        FileLoadException => $"cannot load: {ex.Message}",
-        _ => ex.Message,
-    };
-
     /// <summary>
     /// Binds every deployment to a live handler. With <paramref name="strict"/> a configuration mistake
     /// (unknown provider, handler or type) throws; otherwise the model answers 503 naming what is missing.
     /// Plugins whose handlers fail to construct are dropped from the result (their older version, if any, stays).
     /// </summary>
-    private ProxySnapshot BuildSnapshot(ProxyConfig config, PluginLoadResult loaded, bool strict)
+    private ProxySnapshot BuildSnapshot(ProxyConfig config, PluginSet loaded, bool strict)
     {
         var plugins = loaded.Plugins.ToDictionary(p => p.Name, StringComparer.Ordinal);
         var failures = new List<PluginFailure>(loaded.Failures);
@@ -343,7 +210,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
 
         // Only plugins that still serve something, or that nothing references, stay loaded.
         var snapshotPlugins = plugins.Values.OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
-        return new ProxySnapshot(Interlocked.Increment(ref _generation), config, snapshotPlugins, groups, failures);
+        return new ProxySnapshot(NextGeneration(), config, snapshotPlugins, groups, failures);
 
         (HandlerBinding?, string?) Bind(ProviderMapping mapping)
         {
@@ -356,7 +223,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                     return (null, $"handler '{name}' failed to load: {failure.Error}");
                 }
 
-                var message = $"{mapping.Location}: custom_handler '{name}' is not in {_options.ResolvedPluginsDirectory} (available: {Describe(plugins.Values.Select(p => p.DescribeHandlers()))})";
+                var message = $"{mapping.Location}: custom_handler '{name}' is not in {loaded.Directory} (available: {Describe(plugins.Values.Select(p => p.DescribeHandlers()))})";
                 if (strict)
                 {
                     throw new ConfigException(message);
@@ -368,7 +235,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             var type = plugin.FindHandlerType(name.Type, out var problem);
             if (type is null)
             {
-                if (strict && !loaded.Kept.ContainsKey(plugin.Name))
+                if (strict && !loaded.Kept.Contains(plugin.Name))
                 {
                     throw new ConfigException($"{mapping.Location}: custom_handler '{name}': {problem}");
                 }
@@ -431,8 +298,6 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             _retirement.Retire(plugin);
         }
     }
-
-    private sealed record PluginLoadResult(IReadOnlyList<LoadedPlugin> Plugins, IReadOnlyList<PluginFailure> Failures, IReadOnlyDictionary<string, string> Kept, bool Transient);
 }
 
 internal enum LeaseResult

@@ -64,6 +64,3 @@ internal sealed record ModelRoute(ModelDeployment Deployment, HandlerBinding? Bi
 
 /// <summary>A live handler instance and the plugin version it comes from.</summary>
 internal sealed record HandlerBinding(LoadedPlugin Plugin, CustomLlm Handler, string HandlerName);
-
-/// <summary>A plugin file that failed to load.</summary>
-internal sealed record PluginFailure(string Name, string File, string Error, DateTimeOffset At);
