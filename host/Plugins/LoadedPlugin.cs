@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
@@ -18,7 +19,11 @@ internal sealed class LoadedPlugin
     private int _inFlight;
     private volatile bool _retired;
 
-    private LoadedPlugin(PluginFile file, string contentHash, long generation, AssemblyLoadContext context, IReadOnlyList<Type> handlerTypes, string? version)
+    /// <summary>
+    /// A version of <paramref name="file"/> already in <paramref name="context"/>, defining <paramref name="handlerTypes"/>.
+    /// <see cref="Load"/> makes one from the file's bytes; tests make one from handler types of their own.
+    /// </summary>
+    public LoadedPlugin(PluginFile file, string contentHash, long generation, AssemblyLoadContext context, IReadOnlyList<Type> handlerTypes, string? version)
     {
         File = file;
         ContentHash = contentHash;
@@ -142,6 +147,15 @@ internal sealed class LoadedPlugin
             }
 
             return handler;
+        }
+    }
+
+    /// <summary>The instance of <paramref name="type"/> if <see cref="GetHandler"/> created it; creates nothing.</summary>
+    public bool TryGetHandler(Type type, [NotNullWhen(true)] out CustomLlm? handler)
+    {
+        lock (_instances)
+        {
+            return _instances.TryGetValue(type, out handler);
         }
     }
 

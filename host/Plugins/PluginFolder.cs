@@ -94,10 +94,55 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     }
 
     /// <summary>
-    /// Creates the handlers the configuration maps to <paramref name="plugin"/>, so a throwing constructor (or,
-    /// for a replacement, a handler type that disappeared) rejects this version before it serves anything.
+    /// Creates every handler <paramref name="config"/> maps to in <paramref name="plugins"/> that does not exist yet (a
+    /// configuration naming another type of an unchanged plugin). A constructor that throws fails that handler only:
+    /// the set reports it, and its models answer 503.
+    /// </summary>
+    public static PluginSet CreateHandlers(PluginSet plugins, ProxyConfig config)
+    {
+        List<PluginFailure>? failures = null;
+        Dictionary<Type, string>? errors = null;
+        foreach (var plugin in plugins.Plugins)
+        {
+            foreach (var (name, type) in MappedHandlers(plugin, config, mustResolve: false))
+            {
+                if (plugin.TryGetHandler(type, out _) || errors?.ContainsKey(type) == true)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    plugin.GetHandler(type);
+                }
+                catch (Exception ex)
+                {
+                    (errors ??= []).Add(type, ex.Message);
+                    (failures ??= [.. plugins.Failures]).Add(new PluginFailure(plugin.Name, plugin.File.Path, $"handler '{name}' cannot be created: {ex.Message}", DateTimeOffset.UtcNow));
+                }
+            }
+        }
+
+        return errors is null ? plugins : plugins with { Failures = failures!, HandlerErrors = errors };
+    }
+
+    /// <summary>
+    /// Creates the handlers the configuration maps to a new version, so a throwing constructor (or, for a replacement,
+    /// a handler type that disappeared) rejects it before it serves anything.
     /// </summary>
     private static void CreateHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
+    {
+        foreach (var (_, type) in MappedHandlers(plugin, config, mustResolve))
+        {
+            plugin.GetHandler(type);
+        }
+    }
+
+    /// <summary>
+    /// The handler types <paramref name="config"/> maps to <paramref name="plugin"/>, each with the name that maps it. A
+    /// name that matches no type is left to the snapshot to report, unless <paramref name="mustResolve"/>: then it throws.
+    /// </summary>
+    private static IEnumerable<(HandlerName Name, Type Type)> MappedHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
     {
         foreach (var mapping in config.Providers)
         {
@@ -107,17 +152,14 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             }
 
             var type = plugin.FindHandlerType(mapping.Handler.Type, out var problem);
-            if (type is null)
+            if (type is not null)
             {
-                if (mustResolve)
-                {
-                    throw new InvalidOperationException($"custom_handler '{mapping.Handler}' is not in the new version: {problem}");
-                }
-
-                continue;
+                yield return (mapping.Handler, type);
             }
-
-            plugin.GetHandler(type);
+            else if (mustResolve)
+            {
+                throw new InvalidOperationException($"custom_handler '{mapping.Handler}' is not in the new version: {problem}");
+            }
         }
     }
 

@@ -33,11 +33,6 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     /// <summary>The snapshot requests use now.</summary>
     public ProxySnapshot Current => Volatile.Read(ref _current) ?? throw new InvalidOperationException("The proxy has not loaded its configuration yet.");
 
-    /// <summary>The last configuration error of a reload, cleared by a good one.</summary>
-    public string? ConfigError { get; private set; }
-
-    public DateTimeOffset? LastReloadAt { get; private set; }
-
     /// <summary>Retired plugin versions (draining, unloaded, leaked), newest last.</summary>
     public IEnumerable<LoadedPlugin> Retired => _retirement.History;
 
@@ -51,9 +46,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     public void Initialize()
     {
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
-        var result = _folder.Load([], config);
-        var snapshot = BuildSnapshot(config, result, strict: true);
-        foreach (var failure in result.Failures)
+        var plugins = _folder.Load([], config);
+        var snapshot = Build(config, plugins, configError: null, strict: true);
+        foreach (var failure in plugins.Failures)
         {
             Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
         }
@@ -89,23 +84,23 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 configError = ex.Message;
             }
 
-            var result = _folder.Load(previous.Plugins, config);
+            var plugins = _folder.Load(previous.Plugins, config);
             ProxySnapshot snapshot;
             if (configError is null && config.ContentHash != previous.Config.ContentHash)
             {
                 try
                 {
-                    snapshot = BuildSnapshot(config, result, strict: true);
+                    snapshot = Build(config, plugins, configError: null, strict: true);
                 }
                 catch (ConfigException ex)
                 {
                     configError = ex.Message;
-                    snapshot = BuildSnapshot(previous.Config, result, strict: false);
+                    snapshot = Build(previous.Config, plugins, configError, strict: false);
                 }
             }
             else
             {
-                snapshot = BuildSnapshot(config, result, strict: false);
+                snapshot = Build(config, plugins, configError, strict: false);
             }
 
             if (configError is not null)
@@ -113,23 +108,19 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 Log.ConfigRejected(_logger, configError);
             }
 
-            ConfigError = configError;
-            foreach (var failure in result.Failures)
+            foreach (var failure in plugins.Failures)
             {
                 Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
             }
 
             Swap(snapshot, previous);
-            return result.Transient;
+            return plugins.Transient;
         }
         finally
         {
             _reloadLock.Release();
         }
     }
-
-    /// <summary>Numbers plugin versions and snapshots, in one sequence.</summary>
-    private long NextGeneration() => Interlocked.Increment(ref _generation);
 
     /// <summary>
     /// Leases the handler for <paramref name="model"/>: the plugin version cannot be unloaded until the lease
@@ -170,102 +161,18 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     }
 
     /// <summary>
-    /// Binds every deployment to a live handler. With <paramref name="strict"/> a configuration mistake
-    /// (unknown provider, handler or type) throws; otherwise the model answers 503 naming what is missing.
-    /// Plugins whose handlers fail to construct are dropped from the result (their older version, if any, stays).
+    /// Builds a snapshot of <paramref name="config"/> over <paramref name="plugins"/>, after creating the handlers it maps
+    /// that do not exist yet. With <paramref name="strict"/> a configuration mistake throws <see cref="ConfigException"/>.
     /// </summary>
-    private ProxySnapshot BuildSnapshot(ProxyConfig config, PluginSet loaded, bool strict)
-    {
-        var plugins = loaded.Plugins.ToDictionary(p => p.Name, StringComparer.Ordinal);
-        var failures = new List<PluginFailure>(loaded.Failures);
-        var bindings = new Dictionary<string, (HandlerBinding? Binding, string? Error)>(StringComparer.Ordinal);
+    private ProxySnapshot Build(ProxyConfig config, PluginSet plugins, string? configError, bool strict) =>
+        SnapshotBuilder.Build(NextGeneration(), config, PluginFolder.CreateHandlers(plugins, config), new ReloadStatus(DateTimeOffset.UtcNow, configError), strict);
 
-        foreach (var mapping in config.Providers)
-        {
-            bindings[mapping.Provider] = Bind(mapping);
-        }
-
-        var groups = new List<ModelGroup>();
-        foreach (var byName in config.Models.GroupBy(m => m.ModelName, StringComparer.Ordinal))
-        {
-            var routes = new List<ModelRoute>();
-            foreach (var deployment in byName)
-            {
-                if (!bindings.TryGetValue(deployment.Provider, out var bound))
-                {
-                    var message = $"{deployment.Location}: provider '{deployment.Provider}' of model '{deployment.ModelName}' is not in litellm_settings.custom_provider_map (mapped: {Describe(config.Providers.Select(p => p.Provider))})";
-                    if (strict)
-                    {
-                        throw new ConfigException(message);
-                    }
-
-                    bound = (null, message);
-                }
-
-                routes.Add(new ModelRoute(deployment, bound.Binding, bound.Error));
-            }
-
-            groups.Add(new ModelGroup(byName.Key, routes));
-        }
-
-        // Only plugins that still serve something, or that nothing references, stay loaded.
-        var snapshotPlugins = plugins.Values.OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
-        return new ProxySnapshot(NextGeneration(), config, snapshotPlugins, groups, failures);
-
-        (HandlerBinding?, string?) Bind(ProviderMapping mapping)
-        {
-            var name = mapping.Handler;
-            if (!plugins.TryGetValue(name.Assembly, out var plugin))
-            {
-                var failure = failures.FirstOrDefault(f => f.Name == name.Assembly);
-                if (failure is not null)
-                {
-                    return (null, $"handler '{name}' failed to load: {failure.Error}");
-                }
-
-                var message = $"{mapping.Location}: custom_handler '{name}' is not in {loaded.Directory} (available: {Describe(plugins.Values.Select(p => p.DescribeHandlers()))})";
-                if (strict)
-                {
-                    throw new ConfigException(message);
-                }
-
-                return (null, $"handler '{name}' is not loaded: no {name.Assembly}.dll in the plugins folder");
-            }
-
-            var type = plugin.FindHandlerType(name.Type, out var problem);
-            if (type is null)
-            {
-                if (strict && !loaded.Kept.Contains(plugin.Name))
-                {
-                    throw new ConfigException($"{mapping.Location}: custom_handler '{name}': {problem}");
-                }
-
-                return (null, $"handler '{name}' is not available: {problem}");
-            }
-
-            try
-            {
-                return (new HandlerBinding(plugin, plugin.GetHandler(type), name.ToString()), null);
-            }
-            catch (Exception ex)
-            {
-                var error = $"handler '{name}' cannot be created: {ex.Message}";
-                failures.Add(new PluginFailure(plugin.Name, plugin.File.Path, error, DateTimeOffset.UtcNow));
-                return (null, error);
-            }
-        }
-    }
-
-    private static string Describe(IEnumerable<string> names)
-    {
-        var list = string.Join(", ", names);
-        return list.Length == 0 ? "none" : list;
-    }
+    /// <summary>Numbers plugin versions and snapshots, in one sequence.</summary>
+    private long NextGeneration() => Interlocked.Increment(ref _generation);
 
     private void Swap(ProxySnapshot snapshot, ProxySnapshot? previous)
     {
         Volatile.Write(ref _current, snapshot);
-        LastReloadAt = DateTimeOffset.UtcNow;
         if (previous is not null)
         {
             foreach (var plugin in previous.Plugins)

@@ -7,18 +7,19 @@ namespace PluginHost.Routing;
 
 /// <summary>
 /// Everything a request needs, frozen: the configuration, the loaded plugins and, for each public model
-/// name, its deployments bound to live handler instances. A change builds a new snapshot; nothing here
-/// changes after it is built.
+/// name, its deployments bound to live handler instances, with how the reload that built it went. A change
+/// builds a new snapshot (<see cref="SnapshotBuilder"/>); nothing here changes after it is built.
 /// </summary>
 internal sealed class ProxySnapshot
 {
-    public ProxySnapshot(long generation, ProxyConfig config, IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ModelGroup> models, IReadOnlyList<PluginFailure> failures)
+    public ProxySnapshot(long generation, ProxyConfig config, IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ModelGroup> models, IReadOnlyList<PluginFailure> failures, ReloadStatus reload)
     {
         Generation = generation;
         Config = config;
         Plugins = plugins;
         Models = models;
         Failures = failures;
+        Reload = reload;
         ModelsByName = models.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
     }
 
@@ -35,7 +36,15 @@ internal sealed class ProxySnapshot
 
     /// <summary>Plugins that could not be loaded (and are not served by an older version).</summary>
     public IReadOnlyList<PluginFailure> Failures { get; }
+
+    /// <summary>When the reload that built this snapshot ran, and the configuration error it rejected, if any.</summary>
+    public ReloadStatus Reload { get; }
 }
+
+/// <summary>How a reload went; published with the snapshot it built.</summary>
+/// <param name="At">When it ran.</param>
+/// <param name="ConfigError">Why the configuration file was rejected (the last good configuration serves), or null.</param>
+internal sealed record ReloadStatus(DateTimeOffset At, string? ConfigError);
 
 /// <summary>A public model name and the deployments that serve it, used in turn.</summary>
 internal sealed class ModelGroup(string name, IReadOnlyList<ModelRoute> routes)
