@@ -30,14 +30,11 @@ internal sealed class ProxyRuntime : IAsyncDisposable
 
     public PluginHostOptions Options => _options;
 
-    /// <summary>The snapshot requests use now.</summary>
+    /// <summary>The snapshot requests use now; its <see cref="ProxySnapshot.ChangeToken"/> fires when a reload replaces it.</summary>
     public ProxySnapshot Current => Volatile.Read(ref _current) ?? throw new InvalidOperationException("The proxy has not loaded its configuration yet.");
 
     /// <summary>Retired plugin versions (draining, unloaded, leaked), newest last.</summary>
     public IEnumerable<LoadedPlugin> Retired => _retirement.History;
-
-    /// <summary>Raised after every swap (tests and status use it to wait for a reload).</summary>
-    public event Action<ProxySnapshot>? Swapped;
 
     /// <summary>
     /// Loads the first snapshot. Configuration mistakes throw <see cref="ConfigException"/> (startup fails);
@@ -184,7 +181,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             }
         }
 
-        Swapped?.Invoke(snapshot);
+        previous?.SignalReplaced();
     }
 
     /// <summary>Retires every plugin of the current snapshot and waits (bounded) for them to drain and unload.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Microsoft.Extensions.Primitives;
 using PluginHost.Configuration;
 using PluginHost.Plugins;
 using PluginHost.Sdk;
@@ -12,6 +13,8 @@ namespace PluginHost.Routing;
 /// </summary>
 internal sealed class ProxySnapshot
 {
+    private readonly CancellationTokenSource _replaced = new();
+
     public ProxySnapshot(long generation, ProxyConfig config, IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ModelGroup> models, IReadOnlyList<PluginFailure> failures, ReloadStatus reload)
     {
         Generation = generation;
@@ -21,6 +24,7 @@ internal sealed class ProxySnapshot
         Failures = failures;
         Reload = reload;
         ModelsByName = models.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
+        ChangeToken = new CancellationChangeToken(_replaced.Token);
     }
 
     public long Generation { get; }
@@ -39,6 +43,12 @@ internal sealed class ProxySnapshot
 
     /// <summary>When the reload that built this snapshot ran, and the configuration error it rejected, if any.</summary>
     public ReloadStatus Reload { get; }
+
+    /// <summary>Fires once, when a newer snapshot replaces this one (YARP's configuration change tokens work the same way).</summary>
+    public IChangeToken ChangeToken { get; }
+
+    /// <summary>Called by the runtime after it published the snapshot that replaces this one.</summary>
+    internal void SignalReplaced() => _replaced.Cancel();
 }
 
 /// <summary>How a reload went; published with the snapshot it built.</summary>
