@@ -19,8 +19,8 @@ namespace PluginHost.Plugins;
 internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout, Func<long> nextGeneration, PluginRetirement retirement, ILogger logger)
 {
     /// <summary>
-    /// The plugins in the folder now, reusing <paramref name="current"/> versions whose file did not change; handlers
-    /// are created for <paramref name="config"/>.
+    /// The plugins in the folder now, reusing <paramref name="current"/> versions whose file did not change. A new
+    /// version gets the handlers <paramref name="config"/> maps to it before it is accepted.
     /// </summary>
     public PluginSet Load(IReadOnlyList<LoadedPlugin> current, ProxyConfig config)
     {

@@ -3,8 +3,8 @@ using System.Collections.ObjectModel;
 namespace PluginHost.Plugins;
 
 /// <summary>
-/// The plugin versions one reload serves, with the handlers the configuration maps to them already created, and what
-/// failed to load or to create.
+/// The plugin versions one reload serves, and what failed to load (<see cref="PluginFolder.Load"/>) or, for a
+/// handler a configuration maps to an unchanged version, to create (<see cref="PluginFolder.CreateHandlers"/>).
 /// </summary>
 /// <param name="Directory">The plugins folder they come from (messages name it).</param>
 /// <param name="Plugins">One version per plugin name, by name: new, unchanged, or kept because its new file failed.</param>

@@ -5,10 +5,11 @@ using PluginHost.Plugins;
 namespace PluginHost.Routing;
 
 /// <summary>
-/// Owns the current <see cref="ProxySnapshot"/>. A reload reads the configuration and the plugins folder,
-/// builds a new snapshot beside the current one (reusing unchanged plugin versions), swaps it in atomically,
-/// and retires what the new one no longer uses: retired plugins finish their requests, then are disposed,
-/// unloaded and watched until the runtime collects them. A bad reload keeps the last good parts.
+/// Owns the current <see cref="ProxySnapshot"/> and leases its handlers to requests. A reload reads the
+/// configuration, has <see cref="PluginFolder"/> load the plugins folder (reusing unchanged versions),
+/// has <see cref="SnapshotBuilder"/> build a new snapshot beside the current one, swaps it in atomically with
+/// how the reload went, and hands what the new one no longer uses to <see cref="PluginRetirement"/>, which
+/// drains, unloads and checks it. A bad reload keeps the last good parts.
 /// </summary>
 internal sealed class ProxyRuntime : IAsyncDisposable
 {
@@ -167,21 +168,24 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     /// <summary>Numbers plugin versions and snapshots, in one sequence.</summary>
     private long NextGeneration() => Interlocked.Increment(ref _generation);
 
+    /// <summary>Publishes <paramref name="snapshot"/>, retires the plugin versions it no longer uses, then tells who waits on the previous one.</summary>
     private void Swap(ProxySnapshot snapshot, ProxySnapshot? previous)
     {
         Volatile.Write(ref _current, snapshot);
-        if (previous is not null)
+        if (previous is null)
         {
-            foreach (var plugin in previous.Plugins)
+            return;
+        }
+
+        foreach (var plugin in previous.Plugins)
+        {
+            if (!snapshot.Plugins.Contains(plugin))
             {
-                if (!snapshot.Plugins.Contains(plugin))
-                {
-                    _retirement.Retire(plugin);
-                }
+                _retirement.Retire(plugin);
             }
         }
 
-        previous?.SignalReplaced();
+        previous.SignalReplaced();
     }
 
     /// <summary>Retires every plugin of the current snapshot and waits (bounded) for them to drain and unload.</summary>
