@@ -59,9 +59,9 @@ internal static class StatusEndpoints
         }
 
         var failures = snapshot.Failures.Select(f => $"{f.Name}: {f.Error}").ToList();
-        var healthy = unavailable.Count == 0 && failures.Count == 0 && runtime.ConfigError is null;
+        var healthy = unavailable.Count == 0 && failures.Count == 0 && snapshot.Reload.ConfigError is null;
         return Results.Json(
-            new Readiness(healthy ? "healthy" : "degraded", snapshot.Models.Count, unavailable, failures, runtime.ConfigError, ThisAssembly.Version),
+            new Readiness(healthy ? "healthy" : "degraded", snapshot.Models.Count, unavailable, failures, snapshot.Reload.ConfigError, ThisAssembly.Version),
             WireJsonContext.Wire.Readiness);
     }
 
@@ -84,7 +84,7 @@ internal static class StatusEndpoints
 
         var retired = runtime.Retired.Select(Status).ToList();
         return Results.Json(
-            new PluginsStatus(runtime.Options.ResolvedPluginsDirectory, snapshot.Config.SourceFile, snapshot.Generation, runtime.LastReloadAt, runtime.ConfigError, handlers, retired),
+            new PluginsStatus(runtime.Options.ResolvedPluginsDirectory, snapshot.Config.SourceFile, snapshot.Generation, snapshot.Reload.At, snapshot.Reload.ConfigError, handlers, retired),
             WireJsonContext.Wire.PluginsStatus);
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
@@ -18,7 +19,11 @@ internal sealed class LoadedPlugin
     private int _inFlight;
     private volatile bool _retired;
 
-    private LoadedPlugin(PluginFile file, string contentHash, long generation, AssemblyLoadContext context, IReadOnlyList<Type> handlerTypes, string? version)
+    /// <summary>
+    /// A version of <paramref name="file"/> already in <paramref name="context"/>, defining <paramref name="handlerTypes"/>.
+    /// <see cref="Load"/> makes one from the file's bytes; tests make one from handler types of their own.
+    /// </summary>
+    public LoadedPlugin(PluginFile file, string contentHash, long generation, AssemblyLoadContext context, IReadOnlyList<Type> handlerTypes, string? version)
     {
         File = file;
         ContentHash = contentHash;
@@ -50,9 +55,10 @@ internal sealed class LoadedPlugin
     /// <summary>The load context, weakly: alive until the runtime collects it after unload.</summary>
     public WeakReference Context { get; }
 
-    public PluginState State { get; set; } = PluginState.Active;
+    public PluginState State { get; private set; } = PluginState.Active;
 
-    public string? LastError { get; set; }
+    /// <summary>Why its replacement failed while it kept serving, or what keeps it alive after unload.</summary>
+    public string? LastError { get; private set; }
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -141,6 +147,15 @@ internal sealed class LoadedPlugin
             }
 
             return handler;
+        }
+    }
+
+    /// <summary>The instance of <paramref name="type"/> if <see cref="GetHandler"/> created it; creates nothing.</summary>
+    public bool TryGetHandler(Type type, [NotNullWhen(true)] out CustomLlm? handler)
+    {
+        lock (_instances)
+        {
+            return _instances.TryGetValue(type, out handler);
         }
     }
 
@@ -259,6 +274,19 @@ internal sealed class LoadedPlugin
         {
             _drained.TrySetResult();
         }
+    }
+
+    /// <summary>A newer file of this plugin failed to load: this version keeps serving and reports why.</summary>
+    public void KeepServing(string error) => LastError = error;
+
+    /// <summary>The runtime collected its load context after unload.</summary>
+    public void MarkUnloaded() => State = PluginState.Unloaded;
+
+    /// <summary>Its load context is still alive long after unload; <paramref name="reason"/> says what may hold it.</summary>
+    public void MarkLeaked(string reason)
+    {
+        LastError = reason;
+        State = PluginState.Leaked;
     }
 
     /// <summary>Disposes the handlers and unloads the context. Call once, after <see cref="Drained"/>.</summary>

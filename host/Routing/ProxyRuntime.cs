@@ -1,30 +1,23 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using PluginHost.Configuration;
 using PluginHost.Plugins;
 
 namespace PluginHost.Routing;
 
 /// <summary>
-/// Owns the current <see cref="ProxySnapshot"/>. A reload reads the configuration and the plugins folder,
-/// builds a new snapshot beside the current one (reusing unchanged plugin versions), swaps it in atomically,
-/// and retires what the new one no longer uses: retired plugins finish their requests, then are disposed,
-/// unloaded and watched until the runtime collects them. A bad reload keeps the last good parts.
+/// Owns the current <see cref="ProxySnapshot"/> and leases its handlers to requests. A reload reads the
+/// configuration, has <see cref="PluginFolder"/> load the plugins folder (reusing unchanged versions),
+/// has <see cref="SnapshotBuilder"/> build a new snapshot beside the current one, swaps it in atomically with
+/// how the reload went, and hands what the new one no longer uses to <see cref="PluginRetirement"/>, which
+/// drains, unloads and checks it. A bad reload keeps the last good parts.
 /// </summary>
 internal sealed class ProxyRuntime : IAsyncDisposable
 {
-    private const int HistoryLimit = 200;
-
     private readonly PluginHostOptions _options;
     private readonly ILogger<ProxyRuntime> _logger;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
-    private readonly ConcurrentQueue<LoadedPlugin> _retired = new();
-    private readonly ConcurrentDictionary<Task, byte> _unloads = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly UnloadMonitor _collections;
+    private readonly PluginRetirement _retirement;
+    private readonly PluginFolder _folder;
     private ProxySnapshot? _current;
     private long _generation;
 
@@ -32,24 +25,17 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         _options = options;
         _logger = logger;
-        _collections = new UnloadMonitor(options.UnloadTimeout, options.UnloadCheckInterval, options.UnloadSettle, _stopping.Token);
+        _retirement = new PluginRetirement(options, logger);
+        _folder = new PluginFolder(options.ResolvedPluginsDirectory, options.ConstructorTimeout, NextGeneration, _retirement, logger);
     }
 
     public PluginHostOptions Options => _options;
 
-    /// <summary>The snapshot requests use now.</summary>
+    /// <summary>The snapshot requests use now; its <see cref="ProxySnapshot.ChangeToken"/> fires when a reload replaces it.</summary>
     public ProxySnapshot Current => Volatile.Read(ref _current) ?? throw new InvalidOperationException("The proxy has not loaded its configuration yet.");
 
-    /// <summary>The last configuration error of a reload, cleared by a good one.</summary>
-    public string? ConfigError { get; private set; }
-
-    public DateTimeOffset? LastReloadAt { get; private set; }
-
     /// <summary>Retired plugin versions (draining, unloaded, leaked), newest last.</summary>
-    public IEnumerable<LoadedPlugin> Retired => _retired;
-
-    /// <summary>Raised after every swap (tests and status use it to wait for a reload).</summary>
-    public event Action<ProxySnapshot>? Swapped;
+    public IEnumerable<LoadedPlugin> Retired => _retirement.History;
 
     /// <summary>
     /// Loads the first snapshot. Configuration mistakes throw <see cref="ConfigException"/> (startup fails);
@@ -58,9 +44,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     public void Initialize()
     {
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
-        var result = LoadPlugins(previous: null, config);
-        var snapshot = BuildSnapshot(config, result, strict: true);
-        foreach (var failure in result.Failures)
+        var plugins = _folder.Load([], config);
+        var snapshot = Build(config, plugins, configError: null, strict: true);
+        foreach (var failure in plugins.Failures)
         {
             Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
         }
@@ -96,23 +82,23 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 configError = ex.Message;
             }
 
-            var result = LoadPlugins(previous, configError is null ? config : previous.Config);
+            var plugins = _folder.Load(previous.Plugins, config);
             ProxySnapshot snapshot;
             if (configError is null && config.ContentHash != previous.Config.ContentHash)
             {
                 try
                 {
-                    snapshot = BuildSnapshot(config, result, strict: true);
+                    snapshot = Build(config, plugins, configError: null, strict: true);
                 }
                 catch (ConfigException ex)
                 {
                     configError = ex.Message;
-                    snapshot = BuildSnapshot(previous.Config, result, strict: false);
+                    snapshot = Build(previous.Config, plugins, configError, strict: false);
                 }
             }
             else
             {
-                snapshot = BuildSnapshot(config, result, strict: false);
+                snapshot = Build(config, plugins, configError, strict: false);
             }
 
             if (configError is not null)
@@ -120,14 +106,13 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 Log.ConfigRejected(_logger, configError);
             }
 
-            ConfigError = configError;
-            foreach (var failure in result.Failures)
+            foreach (var failure in plugins.Failures)
             {
                 Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
             }
 
             Swap(snapshot, previous);
-            return result.Transient;
+            return plugins.Transient;
         }
         finally
         {
@@ -173,335 +158,41 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         }
     }
 
-    private PluginLoadResult LoadPlugins(ProxySnapshot? previous, ProxyConfig config)
-    {
-        var problems = new List<string>();
-        var files = PluginFile.Scan(_options.ResolvedPluginsDirectory, problems);
-        var plugins = new List<LoadedPlugin>(files.Count);
-        var failures = new List<PluginFailure>();
-        var kept = new Dictionary<string, string>(StringComparer.Ordinal);
-        var transient = false;
-        foreach (var problem in problems)
-        {
-            Log.PluginIgnored(_logger, problem);
-        }
-
-        foreach (var file in files)
-        {
-            var old = previous?.Plugins.FirstOrDefault(p => p.Name == file.Name);
-            string hash;
-            byte[] content;
-            try
-            {
-                (hash, content) = ReadAndValidate(file.Path);
-            }
-            catch (Exception ex)
-            {
-                // Usually a file still being written (PEReader throws several kinds on a partial image):
-                // keep what serves now and try again.
-                transient = true;
-                Fail(file, old, $"cannot read a complete assembly yet: {ex.Message}");
-                continue;
-            }
-
-            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path)
-            {
-                plugins.Add(old);
-                continue;
-            }
-
-            LoadedPlugin? loaded = null;
-            try
-            {
-                var started = Stopwatch.GetTimestamp();
-                loaded = LoadedPlugin.Load(file, content, hash, Interlocked.Increment(ref _generation), _options.ConstructorTimeout);
-                CreateHandlers(loaded, config, mustResolve: old is not null);
-                Log.PluginLoaded(_logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                plugins.Add(loaded);
-            }
-            catch (Exception ex)
-            {
-                transient |= ex is IOException or BadImageFormatException;
-                Fail(file, old, Describe(ex));
-                if (loaded is not null)
-                {
-                    BeginUnload(loaded);
-                }
-            }
-        }
-
-        return new PluginLoadResult(plugins, failures, kept, transient);
-
-        void Fail(PluginFile file, LoadedPlugin? old, string error)
-        {
-            failures.Add(new PluginFailure(file.Name, file.Path, error, DateTimeOffset.UtcNow));
-            if (old is not null)
-            {
-                old.LastError = error;
-                plugins.Add(old);
-                kept[file.Name] = error;
-            }
-        }
-    }
-
     /// <summary>
-    /// Creates the handlers the configuration maps to <paramref name="plugin"/>, so a throwing constructor (or,
-    /// for a replacement, a handler type that disappeared) rejects this version before it serves anything.
+    /// Builds a snapshot of <paramref name="config"/> over <paramref name="plugins"/>, after creating the handlers it maps
+    /// that do not exist yet. With <paramref name="strict"/> a configuration mistake throws <see cref="ConfigException"/>.
     /// </summary>
-    private static void CreateHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
-    {
-        foreach (var mapping in config.Providers)
-        {
-            if (mapping.Handler.Assembly != plugin.Name)
-            {
-                continue;
-            }
+    private ProxySnapshot Build(ProxyConfig config, PluginSet plugins, string? configError, bool strict) =>
+        SnapshotBuilder.Build(NextGeneration(), config, PluginFolder.CreateHandlers(plugins, config), new ReloadStatus(DateTimeOffset.UtcNow, configError), strict);
 
-            var type = plugin.FindHandlerType(mapping.Handler.Type, out var problem);
-            if (type is null)
-            {
-                if (mustResolve)
-                {
-                    throw new InvalidOperationException($"custom_handler '{mapping.Handler}' is not in the new version: {problem}");
-                }
+    /// <summary>Numbers plugin versions and snapshots, in one sequence.</summary>
+    private long NextGeneration() => Interlocked.Increment(ref _generation);
 
-                continue;
-            }
-
-            plugin.GetHandler(type);
-        }
-    }
-
-    /// <summary>
-    /// Reads the assembly once, checks it is a complete .NET image and hashes it: the same bytes are then loaded,
-    /// so the version that serves is the one that was validated, even if the file changes again meanwhile.
-    /// </summary>
-    private static (string Hash, byte[] Content) ReadAndValidate(string path)
-    {
-        byte[] content;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-        {
-            content = new byte[stream.Length];
-            stream.ReadExactly(content);
-        }
-
-        using (var pe = new PEReader(new MemoryStream(content, writable: false)))
-        {
-            if (!pe.HasMetadata)
-            {
-                throw new BadImageFormatException("the file is not a .NET assembly");
-            }
-
-            // Reads every section: a truncated file fails here rather than half-way through loading.
-            _ = pe.GetEntireImage().Length;
-            _ = pe.GetMetadata().Length;
-        }
-
-        return (Convert.ToHexStringLower(SHA256.HashData(content))[..16], content);
-    }
-
-    private static string Describe(Exception ex) => ex switch
-    {
-        BadImageFormatException => $"not a loadable .NET assembly: {ex.Message}",
-        FileNotFoundException { FileName: { } missing } => $"a dependency is missing: {missing}",
-        FileLoadException => $"cannot load: {ex.Message}",
-        _ => ex.Message,
-    };
-
-    /// <summary>
-    /// Binds every deployment to a live handler. With <paramref name="strict"/> a configuration mistake
-    /// (unknown provider, handler or type) throws; otherwise the model answers 503 naming what is missing.
-    /// Plugins whose handlers fail to construct are dropped from the result (their older version, if any, stays).
-    /// </summary>
-    private ProxySnapshot BuildSnapshot(ProxyConfig config, PluginLoadResult loaded, bool strict)
-    {
-        var plugins = loaded.Plugins.ToDictionary(p => p.Name, StringComparer.Ordinal);
-        var failures = new List<PluginFailure>(loaded.Failures);
-        var bindings = new Dictionary<string, (HandlerBinding? Binding, string? Error)>(StringComparer.Ordinal);
-
-        foreach (var mapping in config.Providers)
-        {
-            bindings[mapping.Provider] = Bind(mapping);
-        }
-
-        var groups = new List<ModelGroup>();
-        foreach (var byName in config.Models.GroupBy(m => m.ModelName, StringComparer.Ordinal))
-        {
-            var routes = new List<ModelRoute>();
-            foreach (var deployment in byName)
-            {
-                if (!bindings.TryGetValue(deployment.Provider, out var bound))
-                {
-                    var message = $"{deployment.Location}: provider '{deployment.Provider}' of model '{deployment.ModelName}' is not in litellm_settings.custom_provider_map (mapped: {Describe(config.Providers.Select(p => p.Provider))})";
-                    if (strict)
-                    {
-                        throw new ConfigException(message);
-                    }
-
-                    bound = (null, message);
-                }
-
-                routes.Add(new ModelRoute(deployment, bound.Binding, bound.Error));
-            }
-
-            groups.Add(new ModelGroup(byName.Key, routes));
-        }
-
-        // Only plugins that still serve something, or that nothing references, stay loaded.
-        var snapshotPlugins = plugins.Values.OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
-        return new ProxySnapshot(Interlocked.Increment(ref _generation), config, snapshotPlugins, groups, failures);
-
-        (HandlerBinding?, string?) Bind(ProviderMapping mapping)
-        {
-            var name = mapping.Handler;
-            if (!plugins.TryGetValue(name.Assembly, out var plugin))
-            {
-                var failure = failures.FirstOrDefault(f => f.Name == name.Assembly);
-                if (failure is not null)
-                {
-                    return (null, $"handler '{name}' failed to load: {failure.Error}");
-                }
-
-                var message = $"{mapping.Location}: custom_handler '{name}' is not in {_options.ResolvedPluginsDirectory} (available: {Describe(plugins.Values.Select(p => p.DescribeHandlers()))})";
-                if (strict)
-                {
-                    throw new ConfigException(message);
-                }
-
-                return (null, $"handler '{name}' is not loaded: no {name.Assembly}.dll in the plugins folder");
-            }
-
-            var type = plugin.FindHandlerType(name.Type, out var problem);
-            if (type is null)
-            {
-                if (strict && !loaded.Kept.ContainsKey(plugin.Name))
-                {
-                    throw new ConfigException($"{mapping.Location}: custom_handler '{name}': {problem}");
-                }
-
-                return (null, $"handler '{name}' is not available: {problem}");
-            }
-
-            try
-            {
-                return (new HandlerBinding(plugin, plugin.GetHandler(type), name.ToString()), null);
-            }
-            catch (Exception ex)
-            {
-                var error = $"handler '{name}' cannot be created: {ex.Message}";
-                failures.Add(new PluginFailure(plugin.Name, plugin.File.Path, error, DateTimeOffset.UtcNow));
-                return (null, error);
-            }
-        }
-    }
-
-    private static string Describe(IEnumerable<string> names)
-    {
-        var list = string.Join(", ", names);
-        return list.Length == 0 ? "none" : list;
-    }
-
+    /// <summary>Publishes <paramref name="snapshot"/>, retires the plugin versions it no longer uses, then tells who waits on the previous one.</summary>
     private void Swap(ProxySnapshot snapshot, ProxySnapshot? previous)
     {
         Volatile.Write(ref _current, snapshot);
-        LastReloadAt = DateTimeOffset.UtcNow;
-        if (previous is not null)
-        {
-            foreach (var plugin in previous.Plugins)
-            {
-                if (!snapshot.Plugins.Contains(plugin))
-                {
-                    BeginUnload(plugin);
-                }
-            }
-        }
-
-        Swapped?.Invoke(snapshot);
-    }
-
-    /// <summary>Retires the plugin; once drained, disposes and unloads it, then checks that it was collected.</summary>
-    private void BeginUnload(LoadedPlugin plugin)
-    {
-        plugin.Retire();
-        _retired.Enqueue(plugin);
-        while (_retired.Count > HistoryLimit && _retired.TryPeek(out var oldest) && oldest.State is PluginState.Unloaded or PluginState.Leaked)
-        {
-            _retired.TryDequeue(out _);
-        }
-
-        Log.PluginRetired(_logger, plugin.Name, plugin.Generation, plugin.InFlight);
-        var task = UnloadWhenDrainedAsync(plugin);
-        _unloads.TryAdd(task, 0);
-        _ = task.ContinueWith(t => _unloads.TryRemove(t, out _), TaskScheduler.Default);
-    }
-
-    private async Task UnloadWhenDrainedAsync(LoadedPlugin plugin)
-    {
-        try
-        {
-            await plugin.Drained.WaitAsync(_options.DrainTimeout, _stopping.Token);
-        }
-        catch (TimeoutException)
-        {
-            Log.DrainTimedOut(_logger, plugin.Name, plugin.Generation, plugin.InFlight);
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutting down: unload now.
-        }
-
-        await plugin.UnloadAsync(ex => Log.DisposeFailed(_logger, plugin.Name, ex));
-
-        // Confirming the collection is not part of the unload: shutdown waits for handlers to be disposed, not for the GC.
-        _ = ConfirmCollectedAsync(plugin);
-    }
-
-    private async Task ConfirmCollectedAsync(LoadedPlugin plugin)
-    {
-        bool collected;
-        try
-        {
-            collected = await _collections.WatchAsync(plugin.Context);
-        }
-        catch (OperationCanceledException)
+        if (previous is null)
         {
             return;
         }
 
-        // Report first, then publish the state: whoever sees the state can rely on the report being there.
-        if (collected)
+        foreach (var plugin in previous.Plugins)
         {
-            Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);
-            plugin.State = PluginState.Unloaded;
+            if (!snapshot.Plugins.Contains(plugin))
+            {
+                _retirement.Retire(plugin);
+            }
         }
-        else
-        {
-            plugin.LastError = LeakMessage(plugin);
-            Log.PluginLeaked(_logger, plugin.Name, plugin.Generation, plugin.LastError);
-            plugin.State = PluginState.Leaked;
-        }
-    }
 
-    internal static string LeakMessage(LoadedPlugin plugin) =>
-        $"the load context of {plugin.Name} (generation {plugin.Generation}) is still alive after unload. Something still references the plugin: " +
-        "a static field or cache of a shared type holding one of its objects, a thread or timer it started that never ended, " +
-        "an event handler it registered on a host or framework object, or a serializer or TypeDescriptor cache of its types (e.g. Newtonsoft.Json).";
+        previous.SignalReplaced();
+    }
 
     /// <summary>Retires every plugin of the current snapshot and waits (bounded) for them to drain and unload.</summary>
     public async ValueTask DisposeAsync()
     {
         RetireAll();
-        using var timeout = new CancellationTokenSource(_options.ShutdownTimeout);
-        try
-        {
-            await Task.WhenAll(_unloads.Keys).WaitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // Requests still running after the shutdown timeout: unload anyway.
-        }
-
-        await _stopping.CancelAsync();
+        await _retirement.StopAsync(_options.ShutdownTimeout);
         _reloadLock.Dispose();
     }
 
@@ -512,11 +203,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         var current = snapshot ?? Interlocked.Exchange(ref _current, null);
         foreach (var plugin in current?.Plugins ?? [])
         {
-            BeginUnload(plugin);
+            _retirement.Retire(plugin);
         }
     }
-
-    private sealed record PluginLoadResult(IReadOnlyList<LoadedPlugin> Plugins, IReadOnlyList<PluginFailure> Failures, IReadOnlyDictionary<string, string> Kept, bool Transient);
 }
 
 internal enum LeaseResult

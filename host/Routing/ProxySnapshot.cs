@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Microsoft.Extensions.Primitives;
 using PluginHost.Configuration;
 using PluginHost.Plugins;
 using PluginHost.Sdk;
@@ -7,19 +8,23 @@ namespace PluginHost.Routing;
 
 /// <summary>
 /// Everything a request needs, frozen: the configuration, the loaded plugins and, for each public model
-/// name, its deployments bound to live handler instances. A change builds a new snapshot; nothing here
-/// changes after it is built.
+/// name, its deployments bound to live handler instances, with how the reload that built it went. A change
+/// builds a new snapshot (<see cref="SnapshotBuilder"/>); nothing here changes after it is built.
 /// </summary>
 internal sealed class ProxySnapshot
 {
-    public ProxySnapshot(long generation, ProxyConfig config, IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ModelGroup> models, IReadOnlyList<PluginFailure> failures)
+    private readonly CancellationTokenSource _replaced = new();
+
+    public ProxySnapshot(long generation, ProxyConfig config, IReadOnlyList<LoadedPlugin> plugins, IReadOnlyList<ModelGroup> models, IReadOnlyList<PluginFailure> failures, ReloadStatus reload)
     {
         Generation = generation;
         Config = config;
         Plugins = plugins;
         Models = models;
         Failures = failures;
+        Reload = reload;
         ModelsByName = models.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
+        ChangeToken = new CancellationChangeToken(_replaced.Token);
     }
 
     public long Generation { get; }
@@ -35,7 +40,21 @@ internal sealed class ProxySnapshot
 
     /// <summary>Plugins that could not be loaded (and are not served by an older version).</summary>
     public IReadOnlyList<PluginFailure> Failures { get; }
+
+    /// <summary>When the reload that built this snapshot ran, and the configuration error it rejected, if any.</summary>
+    public ReloadStatus Reload { get; }
+
+    /// <summary>Fires once, when a newer snapshot replaces this one (YARP's configuration change tokens work the same way).</summary>
+    public IChangeToken ChangeToken { get; }
+
+    /// <summary>Called by the runtime after it published the snapshot that replaces this one.</summary>
+    internal void SignalReplaced() => _replaced.Cancel();
 }
+
+/// <summary>How a reload went; published with the snapshot it built.</summary>
+/// <param name="At">When it ran.</param>
+/// <param name="ConfigError">Why the configuration file was rejected (the last good configuration serves), or null.</param>
+internal sealed record ReloadStatus(DateTimeOffset At, string? ConfigError);
 
 /// <summary>A public model name and the deployments that serve it, used in turn.</summary>
 internal sealed class ModelGroup(string name, IReadOnlyList<ModelRoute> routes)
@@ -64,6 +83,3 @@ internal sealed record ModelRoute(ModelDeployment Deployment, HandlerBinding? Bi
 
 /// <summary>A live handler instance and the plugin version it comes from.</summary>
 internal sealed record HandlerBinding(LoadedPlugin Plugin, CustomLlm Handler, string HandlerName);
-
-/// <summary>A plugin file that failed to load.</summary>
-internal sealed record PluginFailure(string Name, string File, string Error, DateTimeOffset At);

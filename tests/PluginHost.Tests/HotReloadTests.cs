@@ -259,14 +259,14 @@ public sealed class HotReloadTests
         foreach (var bad in new[] { "model_list: [ {", Yaml.Config(new Model("c", "NoSuchHandler")) })
         {
             await File.WriteAllTextAsync(proxy.ConfigPath, bad);
-            await proxy.WaitForSnapshotAsync(_ => proxy.Runtime.ConfigError is not null);
+            await proxy.WaitForSnapshotAsync(s => s.Reload.ConfigError is not null);
             Assert.That(await AskAsync(proxy, "b", "z"), Is.EqualTo("acompletion:z"));
             var readiness = await proxy.Http.GetFromJsonAsync<JsonElement>("/health/readiness");
             Assert.That(readiness.GetProperty("status").GetString(), Is.EqualTo("degraded"));
             Assert.That(readiness.GetProperty("config_error").GetString(), Does.Contain("plugins.yaml"));
 
             await File.WriteAllTextAsync(proxy.ConfigPath, Yaml.Config(new Model("a", "Versioned"), new Model("b", "TestHandlers:CompletionAsyncOnly")));
-            await proxy.WaitForSnapshotAsync(_ => proxy.Runtime.ConfigError is null);
+            await proxy.WaitForSnapshotAsync(s => s.Reload.ConfigError is null);
         }
     }
 

@@ -130,40 +130,30 @@ internal sealed class TestProxy : IAsyncDisposable
     /// <summary>Rebuilds the snapshot from disk now (for tests that run without the watcher).</summary>
     public Task ReloadAsync() => Runtime.ReloadAsync();
 
-    /// <summary>Waits (bounded) until the current snapshot satisfies <paramref name="condition"/>.</summary>
+    /// <summary>Waits (bounded) until the current snapshot satisfies <paramref name="condition"/>, checking each time one is replaced.</summary>
     public async Task<ProxySnapshot> WaitForSnapshotAsync(Func<ProxySnapshot, bool> condition, TimeSpan? timeout = null)
     {
-        var swapped = new TaskCompletionSource<ProxySnapshot>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnSwap(ProxySnapshot snapshot)
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
+        var snapshot = Runtime.Current;
+        while (!condition(snapshot))
         {
-            if (condition(snapshot))
+            var replaced = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (snapshot.ChangeToken.RegisterChangeCallback(_ => replaced.TrySetResult(), null))
             {
-                swapped.TrySetResult(snapshot);
+                try
+                {
+                    await replaced.Task.WaitAsync(deadline.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new TimeoutException("The expected snapshot never came. Proxy log:\n" + string.Join("\n", Logs.Lines));
+                }
             }
+
+            snapshot = Runtime.Current;
         }
 
-        Runtime.Swapped += OnSwap;
-        try
-        {
-            var current = Runtime.Current;
-            if (condition(current))
-            {
-                return current;
-            }
-
-            try
-            {
-                return await swapped.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(20));
-            }
-            catch (TimeoutException)
-            {
-                throw new TimeoutException("The expected snapshot never came. Proxy log:\n" + string.Join("\n", Logs.Lines));
-            }
-        }
-        finally
-        {
-            Runtime.Swapped -= OnSwap;
-        }
+        return snapshot;
     }
 
     /// <summary>Starts a graceful shutdown (what Ctrl+C does).</summary>

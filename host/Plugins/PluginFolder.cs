@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Reflection.PortableExecutable;
+using System.Security.Cryptography;
+using PluginHost.Configuration;
+
+namespace PluginHost.Plugins;
+
+/// <summary>
+/// Reads the plugins folder into the plugin versions to serve. Each assembly is read once, validated and hashed: an
+/// unchanged one keeps its loaded version; a new or changed one is loaded beside it and the handlers the configuration
+/// maps to it are created, so a version whose constructor throws is rejected before it serves anything. A version that
+/// fails leaves the one before it serving.
+/// </summary>
+/// <param name="directory">The plugins folder.</param>
+/// <param name="constructorTimeout">How long a handler's constructor may run.</param>
+/// <param name="nextGeneration">Numbers each loaded version.</param>
+/// <param name="retirement">Unloads a version that was loaded and then rejected.</param>
+/// <param name="logger">Where loads and ignored files are reported.</param>
+internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout, Func<long> nextGeneration, PluginRetirement retirement, ILogger logger)
+{
+    /// <summary>
+    /// The plugins in the folder now, reusing <paramref name="current"/> versions whose file did not change. A new
+    /// version gets the handlers <paramref name="config"/> maps to it before it is accepted.
+    /// </summary>
+    public PluginSet Load(IReadOnlyList<LoadedPlugin> current, ProxyConfig config)
+    {
+        var problems = new List<string>();
+        var files = PluginFile.Scan(directory, problems);
+        var plugins = new List<LoadedPlugin>(files.Count);
+        var failures = new List<PluginFailure>();
+        var kept = new HashSet<string>(StringComparer.Ordinal);
+        var transient = false;
+        foreach (var problem in problems)
+        {
+            Log.PluginIgnored(logger, problem);
+        }
+
+        foreach (var file in files)
+        {
+            var old = current.FirstOrDefault(p => p.Name == file.Name);
+            string hash;
+            byte[] content;
+            try
+            {
+                (hash, content) = ReadAndValidate(file.Path);
+            }
+            catch (Exception ex)
+            {
+                // Usually a file still being written (PEReader throws several kinds on a partial image):
+                // keep what serves now and try again.
+                transient = true;
+                Fail(file, old, $"cannot read a complete assembly yet: {ex.Message}");
+                continue;
+            }
+
+            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path)
+            {
+                plugins.Add(old);
+                continue;
+            }
+
+            LoadedPlugin? loaded = null;
+            try
+            {
+                var started = Stopwatch.GetTimestamp();
+                loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout);
+                CreateHandlers(loaded, config, mustResolve: old is not null);
+                Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                plugins.Add(loaded);
+            }
+            catch (Exception ex)
+            {
+                transient |= ex is IOException or BadImageFormatException;
+                Fail(file, old, Describe(ex));
+                if (loaded is not null)
+                {
+                    retirement.Retire(loaded);
+                }
+            }
+        }
+
+        return new PluginSet(directory, plugins, failures, kept, transient);
+
+        void Fail(PluginFile file, LoadedPlugin? old, string error)
+        {
+            failures.Add(new PluginFailure(file.Name, file.Path, error, DateTimeOffset.UtcNow));
+            if (old is not null)
+            {
+                old.KeepServing(error);
+                plugins.Add(old);
+                kept.Add(file.Name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates every handler <paramref name="config"/> maps to in <paramref name="plugins"/> that does not exist yet (a
+    /// configuration naming another type of an unchanged plugin). A constructor that throws fails that handler only:
+    /// the set reports it, and its models answer 503.
+    /// </summary>
+    public static PluginSet CreateHandlers(PluginSet plugins, ProxyConfig config)
+    {
+        List<PluginFailure>? failures = null;
+        Dictionary<Type, string>? errors = null;
+        foreach (var plugin in plugins.Plugins)
+        {
+            foreach (var (name, type) in MappedHandlers(plugin, config, mustResolve: false))
+            {
+                if (plugin.TryGetHandler(type, out _) || errors?.ContainsKey(type) == true)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    plugin.GetHandler(type);
+                }
+                catch (Exception ex)
+                {
+                    (errors ??= []).Add(type, ex.Message);
+                    (failures ??= [.. plugins.Failures]).Add(new PluginFailure(plugin.Name, plugin.File.Path, $"handler '{name}' cannot be created: {ex.Message}", DateTimeOffset.UtcNow));
+                }
+            }
+        }
+
+        return errors is null ? plugins : plugins with { Failures = failures!, HandlerErrors = errors };
+    }
+
+    /// <summary>
+    /// Creates the handlers the configuration maps to a new version, so a throwing constructor (or, for a replacement,
+    /// a handler type that disappeared) rejects it before it serves anything.
+    /// </summary>
+    private static void CreateHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
+    {
+        foreach (var (_, type) in MappedHandlers(plugin, config, mustResolve))
+        {
+            plugin.GetHandler(type);
+        }
+    }
+
+    /// <summary>
+    /// The handler types <paramref name="config"/> maps to <paramref name="plugin"/>, each with the name that maps it. A
+    /// name that matches no type is left to the snapshot to report, unless <paramref name="mustResolve"/>: then it throws.
+    /// </summary>
+    private static IEnumerable<(HandlerName Name, Type Type)> MappedHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
+    {
+        foreach (var mapping in config.Providers)
+        {
+            if (mapping.Handler.Assembly != plugin.Name)
+            {
+                continue;
+            }
+
+            var type = plugin.FindHandlerType(mapping.Handler.Type, out var problem);
+            if (type is not null)
+            {
+                yield return (mapping.Handler, type);
+            }
+            else if (mustResolve)
+            {
+                throw new InvalidOperationException($"custom_handler '{mapping.Handler}' is not in the new version: {problem}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the assembly once, checks it is a complete .NET image and hashes it: the same bytes are then loaded,
+    /// so the version that serves is the one that was validated, even if the file changes again meanwhile.
+    /// </summary>
+    private static (string Hash, byte[] Content) ReadAndValidate(string path)
+    {
+        byte[] content;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            content = new byte[stream.Length];
+            stream.ReadExactly(content);
+        }
+
+        using (var pe = new PEReader(new MemoryStream(content, writable: false)))
+        {
+            if (!pe.HasMetadata)
+            {
+                throw new BadImageFormatException("the file is not a .NET assembly");
+            }
+
+            // Reads every section: a truncated file fails here rather than half-way through loading.
+            _ = pe.GetEntireImage().Length;
+            _ = pe.GetMetadata().Length;
+        }
+
+        return (Convert.ToHexStringLower(SHA256.HashData(content))[..16], content);
+    }
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        BadImageFormatException => $"not a loadable .NET assembly: {ex.Message}",
+        FileNotFoundException { FileName: { } missing } => $"a dependency is missing: {missing}",
+        FileLoadException => $"cannot load: {ex.Message}",
+        _ => ex.Message,
+    };
+}
