@@ -40,7 +40,7 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             handler.Message,
             handler.Param,
             handler.ErrorCode,
-            handler.ErrorType),
+            handler.ErrorType) { RetryAfter = handler.RetryAfter },
         BadHttpRequestException bad => new OpenAiException(bad.StatusCode, bad.Message),
         TimeoutException timeout => new OpenAiException(408, timeout.Message, code: "timeout"),
         _ => new OpenAiException(500, handlerName is null

@@ -15,6 +15,9 @@ internal sealed class OpenAiException(int status, string message, string? param 
 
     public string? Code { get; } = code;
 
+    /// <summary>Sent as <c>Retry-After</c> (whole seconds, rounded up) when set.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static OpenAiException BadRequest(string message, string? param = null, string? code = null) => new(400, message, param, code);
 }
 
@@ -43,6 +46,11 @@ internal static class ErrorWriter
         var response = context.Response;
         response.StatusCode = error.Status;
         response.ContentType = "application/json";
+        if (error.RetryAfter is { } wait)
+        {
+            response.Headers.RetryAfter = Math.Max(0, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         var body = new OpenAiErrorBody(new OpenAiError(error.Message, error.Type, error.Param, error.Code));
         return JsonSerializer.SerializeAsync(response.Body, body, WireJsonContext.Wire.OpenAiErrorBody, context.RequestAborted);
     }

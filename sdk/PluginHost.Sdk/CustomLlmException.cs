@@ -35,5 +35,36 @@ public class CustomLlmException : Exception
     /// <summary>The request parameter the error is about, if any.</summary>
     public string? Param { get; init; }
 
+    /// <summary>
+    /// How long the client should wait before trying again, sent as the <c>Retry-After</c> header (whole seconds,
+    /// rounded up); set by <see cref="RateLimited"/>.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>
+    /// The provider is rate limiting: status 429, code <c>rate_limit_exceeded</c>, and <c>Retry-After</c> when
+    /// <paramref name="retryAfter"/> is given. LiteLLM's <c>RateLimitError</c>: worth retrying later or elsewhere.
+    /// </summary>
+    /// <param name="message">The message the client receives.</param>
+    /// <param name="retryAfter">How long to wait before trying again, if the provider said.</param>
+    public static CustomLlmException RateLimited(string message, TimeSpan? retryAfter = null) =>
+        new(429, message) { ErrorCode = "rate_limit_exceeded", RetryAfter = retryAfter };
+
+    /// <summary>
+    /// The request does not fit the model's context window: status 400, code <c>context_length_exceeded</c> (OpenAI's).
+    /// LiteLLM's <c>ContextWindowExceededError</c>: retrying the same model cannot help; a larger model can.
+    /// </summary>
+    /// <param name="message">The message the client receives.</param>
+    public static CustomLlmException ContextWindowExceeded(string message) =>
+        new(400, message) { ErrorCode = "context_length_exceeded", Param = "messages" };
+
+    /// <summary>
+    /// The provider refused the content: status 400, code <c>content_policy_violation</c> (OpenAI's). LiteLLM's
+    /// <c>ContentPolicyViolationError</c>: retrying the same model cannot help; another model may answer.
+    /// </summary>
+    /// <param name="message">The message the client receives.</param>
+    public static CustomLlmException ContentPolicyViolation(string message) =>
+        new(400, message) { ErrorCode = "content_policy_violation" };
+
     internal static CustomLlmException NotImplemented() => new(500, "Not implemented yet!");
 }

@@ -94,6 +94,37 @@ public sealed class PipelineTests
         Assert.That(OpenAiErrors.AssertErrorBody(body).GetProperty("message").GetString(), Is.EqualTo("Not implemented yet!"));
     }
 
+    [TestCaseSource(nameof(AllEndpoints))]
+    public async Task A_rate_limited_handler_gives_429_with_Retry_After_rounded_up_to_whole_seconds(string path)
+    {
+        using var response = await SendAsync(path, "everything", "rate-limited:1.2");
+
+        var error = await OpenAiErrors.AssertErrorAsync(response, HttpStatusCode.TooManyRequests);
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(2)));
+            Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("rate_limit_exceeded"));
+            Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("rate_limit_error"));
+        });
+    }
+
+    [TestCase("context-window", "context_length_exceeded", "maximum context length")]
+    [TestCase("content-policy", "content_policy_violation", "safety system")]
+    public async Task The_typed_handler_errors_have_OpenAIs_codes(string command, string code, string message)
+    {
+        var error = Assert.ThrowsAsync<System.ClientModel.ClientResultException>(() => _proxy.Chat("everything").CompleteChatAsync(command))!;
+        using var response = await SendAsync("/v1/embeddings", "everything", command);
+        var body = await OpenAiErrors.AssertErrorAsync(response, HttpStatusCode.BadRequest);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(error.Status, Is.EqualTo(400));
+            Assert.That(error.Message, Does.Contain(message));
+            Assert.That(body.GetProperty("code").GetString(), Is.EqualTo(code));
+            Assert.That(body.GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
+        });
+    }
+
     [Test]
     public async Task Models_list_the_endpoints_each_models_handler_serves()
     {

@@ -9,7 +9,8 @@ namespace SurfaceHandlers;
 /// <summary>
 /// Implements every endpoint with predictable answers the tests can recompute, and reports what it received
 /// in a <c>received</c> field (or, for images, inside the image bytes). A first input, prompt or query of
-/// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/>; <c>hang</c> writes the file named by
+/// <c>fail:STATUS</c> throws <see cref="CustomLlmException"/>; <c>rate-limited:SECONDS</c>, <c>context-window</c> and
+/// <c>content-policy</c> throw its typed errors; <c>hang</c> writes the file named by
 /// <c>litellm_params.started_marker</c>, waits for cancellation, then writes the one named by <c>cancel_marker</c>.
 /// </summary>
 public sealed class Everything : CustomLlm
@@ -216,6 +217,21 @@ internal static class Script
         if (command.StartsWith("fail:", StringComparison.Ordinal))
         {
             throw new CustomLlmException(int.Parse(command["fail:".Length..], CultureInfo.InvariantCulture), "scripted failure " + command["fail:".Length..]);
+        }
+
+        if (command.StartsWith("rate-limited:", StringComparison.Ordinal))
+        {
+            throw CustomLlmException.RateLimited("slow down", TimeSpan.FromSeconds(double.Parse(command["rate-limited:".Length..], CultureInfo.InvariantCulture)));
+        }
+
+        if (command == "context-window")
+        {
+            throw CustomLlmException.ContextWindowExceeded("This model's maximum context length is 8 tokens.");
+        }
+
+        if (command == "content-policy")
+        {
+            throw CustomLlmException.ContentPolicyViolation("Your request was rejected by the safety system.");
         }
 
         if (command == "hang")
