@@ -27,7 +27,16 @@ internal static class SseStreaming
     public static async Task RunAsync(HttpContext context, HandlerBinding binding, Deadline deadline, HandlerStream stream)
     {
         var (format, includeUsage) = (stream.Format, stream.IncludeUsage);
-        var chunks = stream.Chunks.GetAsyncEnumerator(deadline.Token);
+        IAsyncEnumerator<GenericStreamingChunk> chunks;
+        try
+        {
+            chunks = stream.Chunks.GetAsyncEnumerator(deadline.Token);
+        }
+        catch (Exception ex)
+        {
+            throw deadline.Translate(ex, binding.HandlerName);
+        }
+
         try
         {
             bool hasChunk;
