@@ -280,6 +280,11 @@ internal static class ChatRequestReader
             throw InvalidType(path, "an array", value);
         }
 
+        if (value.GetArrayLength() == 0)
+        {
+            throw OpenAiException.BadRequest($"Invalid '{path}': empty array. Expected an array with minimum length 1, but got an empty array instead.", path, "empty_array");
+        }
+
         var calls = new List<ToolCall>(value.GetArrayLength());
         var index = 0;
         foreach (var call in value.EnumerateArray())
@@ -293,7 +298,7 @@ internal static class ChatRequestReader
                 throw OpenAiException.BadRequest($"Invalid '{callPath}': expected an object with 'id' and 'function.name'.", callPath, "invalid_value");
             }
 
-            var arguments = function.TryGetProperty("arguments", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "";
+            var arguments = function.TryGetProperty("arguments", out var a) ? String(a, $"{callPath}.function.arguments") ?? "" : "";
             var type = call.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "function";
             calls.Add(new ToolCall { Id = id.GetString()!, Type = type, Function = new FunctionCall(name.GetString()!, arguments) });
         }
@@ -332,7 +337,7 @@ internal static class ChatRequestReader
                 {
                     Name = name.GetString()!,
                     Description = function.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null,
-                    Parameters = function.TryGetProperty("parameters", out var p) && p.ValueKind == JsonValueKind.Object ? p.Clone() : null,
+                    Parameters = function.TryGetProperty("parameters", out var p) ? Object(p, $"{path}.function.parameters") : null,
                     Strict = function.TryGetProperty("strict", out var s) && s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean() : null,
                 },
             });

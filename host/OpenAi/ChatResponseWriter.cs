@@ -18,13 +18,14 @@ internal static class ChatResponseWriter
         writer.WriteString("model"u8, response.Model ?? identity.Model);
         writer.WriteStartArray("choices"u8);
         var choices = ResponseJson.Required(response.Choices, "ModelResponse.Choices");
+        var numbered = ResponseJson.IsNumbered(choices, static c => c.Index);
         for (var position = 0; position < choices.Count; position++)
         {
             var choice = ResponseJson.Item(choices[position], "ModelResponse.Choices", position);
             var message = choice.Message ?? throw new InvalidAnswerException($"ModelResponse.Choices[{position}].Message is null.");
             var hasToolCalls = message.ToolCalls is { Count: > 0 };
             writer.WriteStartObject();
-            writer.WriteNumber("index"u8, choice.Index == 0 ? position : choice.Index);
+            writer.WriteNumber("index"u8, numbered ? choice.Index : position);
             writer.WriteStartObject("message"u8);
             writer.WriteString("role"u8, message.Role.Value ?? "assistant");
             writer.WriteString("content"u8, message.Content);

@@ -72,12 +72,13 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
             case JsonValueKind.Array when value.GetArrayLength() == 0:
                 throw OpenAiException.BadRequest("Invalid 'input': empty array. Expected an array with minimum length 1.", "input", "empty_array");
             case JsonValueKind.Array:
-                RequestFields.AtMost(value.GetArrayLength(), limits.MaxEmbeddingInputs, "input", "items", "max_embedding_inputs");
                 var first = value[0].ValueKind;
                 if (first == JsonValueKind.Number)
                 {
                     return [EmbeddingInput.FromTokens(ReadTokens(value, "input"))];
                 }
+
+                RequestFields.AtMost(value.GetArrayLength(), limits.MaxEmbeddingInputs, "input", "items", "max_embedding_inputs");
 
                 var inputs = new List<EmbeddingInput>(value.GetArrayLength());
                 var index = 0;
@@ -130,13 +131,22 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
         writer.WriteStartObject();
         writer.WriteString("object"u8, "list"u8);
         writer.WriteStartArray("data"u8);
-        var numbered = data.Any(d => d?.Index is not (0 or null));
+        var numbered = ResponseJson.IsNumbered(data, static d => d.Index);
         for (var position = 0; position < data.Count; position++)
         {
             var item = ResponseJson.Item(data[position], "EmbeddingResponse.Data", position);
             writer.WriteStartObject();
             writer.WriteString("object"u8, "embedding"u8);
             writer.WriteNumber("index"u8, numbered ? item.Index : position);
+            foreach (var number in item.Vector.Span)
+            {
+                // JSON cannot carry NaN or infinity, and base64 would carry them to a client that cannot use them.
+                if (!float.IsFinite(number))
+                {
+                    throw new InvalidAnswerException($"embedding {position} contains {number}, which JSON cannot carry.");
+                }
+            }
+
             if (base64)
             {
                 writer.WriteBase64String("embedding"u8, LittleEndianBytes(item.Vector.Span));
@@ -146,8 +156,7 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
                 writer.WriteStartArray("embedding"u8);
                 foreach (var number in item.Vector.Span)
                 {
-                    // JSON cannot carry NaN or infinity: such a vector is the handler's bug.
-                    writer.WriteNumberValue(float.IsFinite(number) ? number : throw new InvalidAnswerException($"embedding {position} contains {number}, which JSON cannot carry."));
+                    writer.WriteNumberValue(number);
                 }
 
                 writer.WriteEndArray();

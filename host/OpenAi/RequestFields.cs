@@ -48,6 +48,14 @@ internal static class RequestFields
             ? value
             : throw OpenAiException.BadRequest($"Invalid value: '{value}'. Supported values are: {string.Join(", ", allowed.Select(a => $"'{a}'"))}.", path, "invalid_value");
 
+    /// <summary>A JSON object, kept as sent (null when the client sent null).</summary>
+    public static JsonElement? Object(JsonElement value, string path) => value.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.Object => value.Clone(),
+        _ => throw InvalidType(path, "an object", value),
+    };
+
     public static bool? Boolean(JsonElement value, string path) => value.ValueKind switch
     {
         JsonValueKind.Null => null,

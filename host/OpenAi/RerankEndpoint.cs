@@ -104,6 +104,7 @@ internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankRes
     private static List<RerankResult> Rank(RerankRequest request, RerankResponse response)
     {
         var results = ResponseJson.Required(response.Results, "RerankResponse.Results");
+        var ranked = new bool[request.Documents.Count];
         for (var i = 0; i < results.Count; i++)
         {
             var result = ResponseJson.Item(results[i], "RerankResponse.Results", i);
@@ -112,14 +113,20 @@ internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankRes
                 throw new InvalidAnswerException($"a result refers to document {result.Index}, but the request has {request.Documents.Count} documents.");
             }
 
+            if (ranked[result.Index])
+            {
+                throw new InvalidAnswerException($"document {result.Index} has more than one result.");
+            }
+
+            ranked[result.Index] = true;
             if (!double.IsFinite(result.RelevanceScore))
             {
                 throw new InvalidAnswerException($"document {result.Index} has the score {result.RelevanceScore}, which JSON cannot carry.");
             }
         }
 
-        var ranked = results.OrderByDescending(r => r.RelevanceScore).ThenBy(r => r.Index);
-        return [.. request.TopN is { } top ? ranked.Take(top) : ranked];
+        var order = results.OrderByDescending(r => r.RelevanceScore).ThenBy(r => r.Index);
+        return [.. request.TopN is { } top ? order.Take(top) : order];
     }
 
     public static void Write(Utf8JsonWriter writer, RerankRequest request, RerankResponse response)

@@ -34,6 +34,24 @@ internal static class ResponseJson
     public static IReadOnlyList<T> Required<T>(IReadOnlyList<T>? list, string what) =>
         list ?? throw new InvalidAnswerException($"{what} is null.");
 
+    /// <summary>
+    /// Whether the handler numbered the items itself: an index is written as given when any item has a non-zero
+    /// one, and items are numbered by position when all say 0 (the default).
+    /// </summary>
+    public static bool IsNumbered<T>(IReadOnlyList<T?> items, Func<T, int> index)
+        where T : class
+    {
+        foreach (var item in items)
+        {
+            if (item is not null && index(item) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>An item of such a list, which must not be null.</summary>
     public static T Item<T>(T? item, string what, int index)
         where T : class =>

@@ -143,6 +143,7 @@ internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionR
     public static void Write(Utf8JsonWriter writer, TextCompletionRequest request, TextCompletionResponse response)
     {
         var choices = ResponseJson.Required(response.Choices, "TextCompletionResponse.Choices");
+        var numbered = ResponseJson.IsNumbered(choices, static c => c.Index);
         var identity = ResponseIdentity.Create("cmpl-", request.RequestedModel);
         writer.WriteStartObject();
         writer.WriteString("id"u8, response.Id ?? identity.Id);
@@ -153,7 +154,7 @@ internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionR
         for (var position = 0; position < choices.Count; position++)
         {
             var choice = ResponseJson.Item(choices[position], "TextCompletionResponse.Choices", position);
-            WriteChoice(writer, choice.Index == 0 ? position : choice.Index, choice.Text, (choice.FinishReason ?? FinishReason.Stop).Value);
+            WriteChoice(writer, numbered ? choice.Index : position, choice.Text ?? throw new InvalidAnswerException($"TextCompletionResponse.Choices[{position}].Text is null."), (choice.FinishReason ?? FinishReason.Stop).Value);
         }
 
         writer.WriteEndArray();

@@ -25,7 +25,7 @@ public sealed class ImageEditsEndpointTests
         context.Request.ContentType = form.Headers.ContentType!.ToString();
         context.Request.Body = new MemoryStream(await form.ReadAsByteArrayAsync());
         using var input = await RequestInput.ReadAsync(context, form: true, maxBytes: 1024 * 1024);
-        return await ImageEditsEndpoint.ReadAsync(input, Target, limits ?? new RequestLimits(), CancellationToken.None);
+        return await ImageEditsEndpoint.ReadFormAsync(input.Form!, Target, limits ?? new RequestLimits(), CancellationToken.None);
     }
 
     [Test]

@@ -212,7 +212,6 @@ public sealed class RerankEndpointTests
     }
 
     [Test]
-    [Ignore("bug: two results for the same document are both written (document 0 ranked twice); neither Cohere nor LiteLLM answers so, and the writer checks every other way a result can be wrong")]
     public void Two_results_for_one_document_are_a_malformed_answer()
     {
         AssertMalformed(writer => RerankEndpoint.Write(writer, RequestWith(), new RerankResponse { Results = [new RerankResult(0, 0.9), new RerankResult(0, 0.1)] }));
