@@ -27,6 +27,12 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             }
 
             context.Response.Clear();
+            if (error.Code == RequestBody.UnreadableCode)
+            {
+                // Where the next request would start is lost with the framing.
+                context.Response.Headers.Connection = "close";
+            }
+
             await ErrorWriter.WriteAsync(context, error);
         }
     }

@@ -10,6 +10,9 @@ internal static class RequestBody
     // Trailing commas are accepted: the reference page's own curl example has one.
     private static readonly JsonDocumentOptions Options = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip, MaxDepth = 128 };
 
+    /// <summary>The error code of a body that could not be read: broken chunked framing, or one that stopped arriving.</summary>
+    public const string UnreadableCode = "invalid_request_body";
+
     public static async Task<JsonDocument> ReadJsonAsync(HttpContext context, long maxBytes)
     {
         var request = context.Request;
@@ -38,6 +41,15 @@ internal static class RequestBody
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw TooLarge(maxBytes);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            throw Unreadable(ex.StatusCode, ex);
+        }
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // Kestrel reports a chunk size too large for an int as an IOException, not a bad request.
+            throw Unreadable(StatusCodes.Status400BadRequest, ex);
         }
 
         if (body.Length > maxBytes)
@@ -78,6 +90,9 @@ internal static class RequestBody
         await body.CopyToAsync(buffer, cancellationToken);
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
+
+    private static OpenAiException Unreadable(int status, Exception exception) =>
+        new(status, $"We could not read the body of your request: {exception.Message}", code: UnreadableCode);
 
     private static OpenAiException Empty() =>
         OpenAiException.BadRequest("The request body is empty. The API expects a JSON object, e.g. {\"model\": \"...\", \"messages\": [...]}.", code: "invalid_json");
