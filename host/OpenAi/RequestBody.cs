@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Unicode;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace PluginHost.OpenAi;
 
@@ -16,11 +15,7 @@ internal static class RequestBody
     public static async Task<JsonDocument> ReadJsonAsync(HttpContext context, long maxBytes)
     {
         var request = context.Request;
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = maxBytes;
-        }
-
+        RequestBodyDrain.AllowDrain(context, maxBytes);
         if (request.ContentLength > maxBytes)
         {
             throw TooLarge(maxBytes);
@@ -36,7 +31,7 @@ internal static class RequestBody
         ReadOnlyMemory<byte> body;
         try
         {
-            body = await ReadAllAsync(request.Body, request.ContentLength, context.RequestAborted);
+            body = await ReadAllAsync(context, maxBytes);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -50,11 +45,6 @@ internal static class RequestBody
         {
             // Kestrel reports a chunk size too large for an int as an IOException, not a bad request.
             throw Unreadable(StatusCodes.Status400BadRequest, ex);
-        }
-
-        if (body.Length > maxBytes)
-        {
-            throw TooLarge(maxBytes);
         }
 
         if (body.Span.StartsWith("\uFEFF"u8))
@@ -84,10 +74,17 @@ internal static class RequestBody
         }
     }
 
-    private static async Task<ReadOnlyMemory<byte>> ReadAllAsync(Stream body, long? length, CancellationToken cancellationToken)
+    /// <summary>
+    /// The whole body, counted as it arrives: past <paramref name="maxBytes"/> it stops with a 413 and leaves the rest
+    /// unread, for <see cref="RequestBodyDrain"/>.
+    /// </summary>
+    private static async Task<ReadOnlyMemory<byte>> ReadAllAsync(HttpContext context, long maxBytes)
     {
-        using var buffer = new MemoryStream(length is > 0 and < int.MaxValue ? (int)length.Value : 0);
-        await body.CopyToAsync(buffer, cancellationToken);
+        var length = context.Request.ContentLength;
+        using var buffer = new BoundedBuffer(length is > 0 and < int.MaxValue ? (int)length.Value : 0, maxBytes);
+
+        // Stream.CopyToAsync rather than a loop on BodyReader: Kestrel's copy allocates less (about 200 bytes a request).
+        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
@@ -99,4 +96,46 @@ internal static class RequestBody
 
     private static OpenAiException TooLarge(long maxBytes) =>
         new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {maxBytes / (1024.0 * 1024.0):0.##} MB (general_settings.max_request_size_mb).", code: "request_too_large");
+
+    /// <summary>The buffer a JSON body is copied into: a write that would take it past <c>maxBytes</c> is a 413.</summary>
+    private sealed class BoundedBuffer(int capacity, long maxBytes) : MemoryStream(capacity)
+    {
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            Check(buffer.Length);
+            base.Write(buffer);
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Check(count);
+            base.Write(buffer, offset, count);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Check(buffer.Length);
+            return base.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Check(count);
+            return base.WriteAsync(buffer, offset, count, cancellationToken);
+        }
+
+        public override void WriteByte(byte value)
+        {
+            Check(1);
+            base.WriteByte(value);
+        }
+
+        private void Check(int count)
+        {
+            if (Length + count > maxBytes)
+            {
+                throw TooLarge(maxBytes);
+            }
+        }
+    }
 }
