@@ -3,7 +3,7 @@ using System.Text.Unicode;
 
 namespace PluginHost.OpenAi;
 
-/// <summary>Reads a JSON request body, turning every way it can be wrong into a 4xx OpenAI error.</summary>
+/// <summary>Reads a request body, JSON or a form, turning every way it can be wrong into a 4xx OpenAI error.</summary>
 internal static class RequestBody
 {
     // Trailing commas are accepted: the reference page's own curl example has one.
@@ -75,6 +75,56 @@ internal static class RequestBody
     }
 
     /// <summary>
+    /// Reads a multipart (or URL-encoded) form, turning every way it can be wrong into a 4xx: a 415 for a body that is
+    /// not a form, a 413 past <paramref name="maxBytes"/> (counted as the form is read, so a chunked body is stopped
+    /// there too), a 400 <c>invalid_multipart</c> for a form that does not parse.
+    /// </summary>
+    public static async Task<IFormCollection> ReadFormAsync(HttpContext context, long maxBytes)
+    {
+        var request = context.Request;
+        if (!request.HasFormContentType)
+        {
+            throw new OpenAiException(
+                StatusCodes.Status415UnsupportedMediaType,
+                $"{request.Path} takes a multipart/form-data body, not '{request.ContentType ?? "no content type"}'.",
+                code: "unsupported_content_type");
+        }
+
+        RequestBodyDrain.AllowDrain(context, maxBytes);
+        if (request.ContentLength > maxBytes)
+        {
+            throw TooLarge(maxBytes);
+        }
+
+        var body = request.Body;
+        request.Body = new LimitedStream(body, maxBytes);
+        try
+        {
+            return await request.ReadFormAsync(context.RequestAborted);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(maxBytes);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            throw Unreadable(ex.StatusCode, ex);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw OpenAiException.BadRequest($"We could not parse the multipart body of your request: {ex.Message}", code: "invalid_multipart");
+        }
+        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            throw OpenAiException.BadRequest($"We could not parse the multipart body of your request: {ex.Message}", code: "invalid_multipart");
+        }
+        finally
+        {
+            request.Body = body;
+        }
+    }
+
+    /// <summary>
     /// The whole body, counted as it arrives: past <paramref name="maxBytes"/> it stops with a 413 and leaves the rest
     /// unread, for <see cref="RequestBodyDrain"/>.
     /// </summary>
@@ -136,6 +186,46 @@ internal static class RequestBody
             {
                 throw TooLarge(maxBytes);
             }
+        }
+    }
+
+    /// <summary>A request body that stops with a 413 once more than <c>maxBytes</c> have been read from it.</summary>
+    private sealed class LimitedStream(Stream inner, long maxBytes) : Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Count(int read)
+        {
+            _read += read;
+            return _read > maxBytes ? throw TooLarge(maxBytes) : read;
         }
     }
 }
