@@ -1,12 +1,14 @@
+using PluginHost.Routing;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
 /// <summary>
 /// The one place where exceptions become OpenAI error responses: client mistakes keep their 4xx, handler
-/// errors keep the handler's status, anything else is a 500 with no stack trace.
+/// errors keep the handler's status, anything else is a 500 with no stack trace. An error answered before the request
+/// body was read to its end is then delivered by <see cref="RequestBodyDrain"/>.
 /// </summary>
-internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger)
+internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ProxyRuntime runtime, ILogger<ErrorHandlingMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -17,6 +19,7 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; there is no one to answer.
+            return;
         }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
@@ -27,7 +30,17 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             }
 
             context.Response.Clear();
+            if (RequestBodyDrain.ClosesConnection(error))
+            {
+                context.Response.Headers.Connection = "close";
+            }
+
             await ErrorWriter.WriteAsync(context, error);
+        }
+
+        if (context.Response.StatusCode >= 400)
+        {
+            await RequestBodyDrain.AfterErrorAsync(context, runtime.Current.Config.MaxRequestBytes, logger);
         }
     }
 
