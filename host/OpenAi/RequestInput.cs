@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace PluginHost.OpenAi;
 
@@ -31,7 +30,7 @@ internal readonly struct RequestInput : IDisposable
     {
         if (form)
         {
-            var fields = await ReadFormAsync(context, maxBytes);
+            var fields = await RequestBody.ReadFormAsync(context, maxBytes);
             var model = fields["model"].ToString() is { Length: > 0 } name ? name : throw RequestFields.Missing("model");
             return new RequestInput(null, fields, model);
         }
@@ -75,44 +74,4 @@ internal readonly struct RequestInput : IDisposable
     }
 
     public void Dispose() => _document?.Dispose();
-
-    /// <summary>Reads the multipart form, turning every way it can be wrong into a 4xx.</summary>
-    private static async Task<IFormCollection> ReadFormAsync(HttpContext context, long maxBytes)
-    {
-        var request = context.Request;
-        if (!request.HasFormContentType)
-        {
-            throw new OpenAiException(
-                StatusCodes.Status415UnsupportedMediaType,
-                $"This endpoint takes a multipart/form-data body (image, mask, prompt, model…), not '{request.ContentType ?? "no content type"}'.",
-                code: "unsupported_content_type");
-        }
-
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = maxBytes;
-        }
-
-        if (request.ContentLength > maxBytes)
-        {
-            throw RequestBody.TooLarge(maxBytes);
-        }
-
-        try
-        {
-            return await request.ReadFormAsync(context.RequestAborted);
-        }
-        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw RequestBody.TooLarge(maxBytes);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw OpenAiException.BadRequest($"We could not parse the multipart body of your request: {ex.Message}", code: "invalid_multipart");
-        }
-        catch (IOException ex) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            throw OpenAiException.BadRequest($"We could not parse the multipart body of your request: {ex.Message}", code: "invalid_multipart");
-        }
-    }
 }
