@@ -144,7 +144,7 @@ internal static class RequestBody
     private static OpenAiException Empty() =>
         OpenAiException.BadRequest("The request body is empty. The API expects a JSON object, e.g. {\"model\": \"...\", \"messages\": [...]}.", code: "invalid_json");
 
-    public static OpenAiException TooLarge(long maxBytes) =>
+    private static OpenAiException TooLarge(long maxBytes) =>
         new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the limit of {maxBytes / (1024.0 * 1024.0):0.##} MB (general_settings.max_request_size_mb).", code: "request_too_large");
 
     /// <summary>The buffer a JSON body is copied into: a write that would take it past <c>maxBytes</c> is a 413.</summary>
