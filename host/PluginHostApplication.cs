@@ -37,4 +37,20 @@ internal static class PluginHostApplication
         app.MapOpenAiApi();
         return app;
     }
+
+    /// <summary>
+    /// Starts the proxy. An address it cannot listen on (a port in use, an address this machine does not have)
+    /// is a <see cref="ConfigException"/> naming <c>--host</c> and <c>--port</c>, like any other wrong flag.
+    /// </summary>
+    public static async Task StartAsync(WebApplication app, PluginHostOptions options)
+    {
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        {
+            throw new CommandLineException("--port", $"--host {options.Host} --port {options.Port}: cannot listen there: {ex.Message}");
+        }
+    }
 }

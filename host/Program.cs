@@ -10,7 +10,8 @@ try
     }
 
     await using var app = PluginHostApplication.Build(options);
-    await app.RunAsync();
+    await PluginHostApplication.StartAsync(app, options);
+    await app.WaitForShutdownAsync();
     return 0;
 }
 catch (ConfigException ex)

@@ -268,6 +268,20 @@ public sealed class CommandLineTests
         Assert.That(notGiven.StandardError, Does.Contain(Path.Combine(Root, "plugins", "plugins.yaml")));
     }
 
+    [Test]
+    public async Task The_executable_exits_2_naming_the_port_when_it_is_in_use()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var run = await RunHostAsync(["--config", Config, "--host", "127.0.0.1", "--port", port, "--no-watch"]);
+
+        // Only standard error: the hosting log on standard output reports the failure its own way.
+        Assert.That(run.ExitCode, Is.EqualTo(2), run.StandardError);
+        Assert.That(run.StandardError.TrimEnd(), Does.StartWith($"PluginHost cannot start: --host 127.0.0.1 --port {port}: ").And.Contain("address already in use").And.Not.Contain('\n'));
+    }
+
     private static void AssertOneLineNaming(HostRun run, string flag)
     {
         Assert.That(run.ExitCode, Is.EqualTo(2), run.StandardError);
