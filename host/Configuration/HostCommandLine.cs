@@ -20,6 +20,14 @@ internal static class HostCommandLine
 {
     private const string SecondsAccepted = "a number of seconds from 0.001 to 86400";
 
+    private const string PollIntervalAccepted = "a number of seconds from 0.1 to 3600";
+
+    /// <summary>
+    /// Environment variables that turn polling on when 1 or true: .NET's own (what <c>dotnet watch</c> and the
+    /// ASP.NET Core file providers read, so a container set up for them polls here too) and ours.
+    /// </summary>
+    public static readonly IReadOnlyList<string> PollingVariables = ["DOTNET_USE_POLLING_FILE_WATCHER", "PLUGINHOST_USE_POLLING_FILE_WATCHER"];
+
     private static readonly PluginHostOptions Defaults = new();
 
     // What each flag with a value accepts, by name: the help line and the "needs a value" error say the same.
@@ -56,6 +64,18 @@ internal static class HostCommandLine
         Arity = ArgumentArity.Zero,
     };
 
+    private static readonly Option<bool> Poll = new("--poll")
+    {
+        Description = $"Find changes by scanning the plugins folder and the configuration file every --poll-interval instead of by file system events, which bind mounts and network shares do not deliver. Also on when {PollingVariables[0]} or {PollingVariables[1]} is 1 or true.",
+        Arity = ArgumentArity.Zero,
+    };
+
+    private static readonly Option<double> PollInterval = Valued(
+        new Option<double>("--poll-interval") { HelpName = "SECONDS", DefaultValueFactory = _ => Defaults.PollInterval.TotalSeconds },
+        "How often --poll scans; giving it turns polling on",
+        PollIntervalAccepted,
+        text => (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 3_600, seconds));
+
     private static readonly Option<double> DrainTimeout = Seconds("--drain-timeout", "How long a replaced plugin version may finish its running requests before it is unloaded anyway", Defaults.DrainTimeout);
 
     private static readonly Option<double> UnloadTimeout = Seconds("--unload-timeout", "How long an unloaded plugin may stay in memory before it is reported as leaked", Defaults.UnloadTimeout);
@@ -68,7 +88,7 @@ internal static class HostCommandLine
         "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
         "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 for a wrong flag or configuration (one line on standard error).")
     {
-        Config, Plugins, Host, Port, NoWatch, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout,
+        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout,
     };
 
     // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
@@ -78,8 +98,11 @@ internal static class HostCommandLine
     /// Reads <paramref name="args"/>. Returns null when they ask for <c>--help</c> (or <c>-h</c>, <c>-?</c>) or
     /// <c>--version</c>, after writing the answer to <paramref name="output"/> (standard output by default).
     /// </summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="output">Where <c>--help</c> is written.</param>
+    /// <param name="environment">Reads an environment variable (the process's by default).</param>
     /// <exception cref="CommandLineException">A flag is unknown, has a wrong value, or names a file or folder that does not exist.</exception>
-    public static PluginHostOptions? Parse(IReadOnlyList<string> args, TextWriter? output = null)
+    public static PluginHostOptions? Parse(IReadOnlyList<string> args, TextWriter? output = null, Func<string, string?>? environment = null)
     {
         var result = Root.Parse(args, Parser);
         if (result.Errors.Count > 0)
@@ -100,13 +123,31 @@ internal static class HostCommandLine
             Host = result.GetValue(Host)!,
             Port = result.GetValue(Port),
             Watch = !result.GetValue(NoWatch),
+            Poll = !result.GetValue(NoWatch) && (result.GetValue(Poll) || Given(result, PollInterval) || PollingVariables.Any(name => IsTrue((environment ?? Environment.GetEnvironmentVariable)(name)))),
+            PollInterval = TimeSpan.FromSeconds(result.GetValue(PollInterval)),
             DrainTimeout = TimeSpan.FromSeconds(result.GetValue(DrainTimeout)),
             UnloadTimeout = TimeSpan.FromSeconds(result.GetValue(UnloadTimeout)),
             ShutdownTimeout = TimeSpan.FromSeconds(result.GetValue(ShutdownTimeout)),
             ConstructorTimeout = TimeSpan.FromSeconds(result.GetValue(ConstructorTimeout)),
         };
         CheckPathsExist(options);
+        CheckWatchFlagsAgree(result);
         return options;
+    }
+
+    private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    // As .NET reads DOTNET_USE_POLLING_FILE_WATCHER.
+    private static bool IsTrue(string? value) => value == "1" || string.Equals(value, "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Polling is a way of watching: asking for it and for no watching at all is a contradiction to point out.</summary>
+    private static void CheckWatchFlagsAgree(ParseResult result)
+    {
+        if (result.GetValue(NoWatch) && (Given(result, Poll) || Given(result, PollInterval)))
+        {
+            var flag = Given(result, Poll) ? Poll.Name : PollInterval.Name;
+            throw new CommandLineException(flag, $"{flag} asks to watch by polling, {NoWatch.Name} not to watch at all: give one of them.");
+        }
     }
 
     /// <summary>

@@ -24,6 +24,15 @@ internal sealed record PluginHostOptions
     /// <summary><c>--no-watch</c> turns hot reload off.</summary>
     public bool Watch { get; init; } = true;
 
+    /// <summary>
+    /// <c>--poll</c>: find changes by scanning the folder and the configuration file every <see cref="PollInterval"/>
+    /// instead of by file system events, which bind mounts and network shares never deliver.
+    /// </summary>
+    public bool Poll { get; init; }
+
+    /// <summary><c>--poll-interval</c>: how often polling scans.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a replaced plugin may finish its running requests before it is unloaded anyway.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromMinutes(5);
 

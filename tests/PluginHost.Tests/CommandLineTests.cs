@@ -30,8 +30,12 @@ public sealed class CommandLineTests
     [OneTimeTearDown]
     public static void DeleteConfiguration() => Directory.Delete(Root, recursive: true);
 
-    private static PluginHostOptions Parse(params string[] args) =>
-        HostCommandLine.Parse(["--config", Config, .. args], TextWriter.Null) ?? throw new AssertionException("parsed as a request for help");
+    private static PluginHostOptions Parse(params string[] args) => ParseWith(new Dictionary<string, string>(), args);
+
+    /// <summary>Parses with <paramref name="environment"/> as the only environment variables.</summary>
+    private static PluginHostOptions ParseWith(Dictionary<string, string> environment, params string[] args) =>
+        HostCommandLine.Parse(["--config", Config, .. args], TextWriter.Null, name => environment.GetValueOrDefault(name))
+        ?? throw new AssertionException("parsed as a request for help");
 
     [Test]
     public void Without_flags_every_default_holds()
@@ -54,7 +58,8 @@ public sealed class CommandLineTests
         var options = HostCommandLine.Parse(
             ["-c", Config, "--plugins", Path.Combine(Root, "plugins"), "--host", "127.0.0.1", "-p", "0", "--no-watch",
              "--drain-timeout", "1.5", "--unload-timeout", "2", "--shutdown-timeout", "3", "--constructor-timeout", "0.25"],
-            TextWriter.Null)!;
+            TextWriter.Null,
+            _ => null)!;
 
         Assert.That(options.ConfigPath, Is.EqualTo(Config));
         Assert.That(options.PluginsDirectory, Is.EqualTo(Path.Combine(Root, "plugins")));
@@ -65,6 +70,39 @@ public sealed class CommandLineTests
         Assert.That(options.UnloadTimeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
         Assert.That(options.ShutdownTimeout, Is.EqualTo(TimeSpan.FromSeconds(3)));
         Assert.That(options.ConstructorTimeout, Is.EqualTo(TimeSpan.FromSeconds(0.25)));
+    }
+
+    [Test]
+    public void Poll_turns_polling_on_every_second_and_poll_interval_sets_the_interval_and_turns_it_on()
+    {
+        var poll = Parse("--poll");
+        var interval = Parse("--poll-interval", "0.25");
+
+        Assert.That(Parse().Poll, Is.False);
+        Assert.That((poll.Watch, poll.Poll, poll.PollInterval), Is.EqualTo((true, true, TimeSpan.FromSeconds(1))));
+        Assert.That((interval.Watch, interval.Poll, interval.PollInterval), Is.EqualTo((true, true, TimeSpan.FromSeconds(0.25))));
+    }
+
+    [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "1", true)]
+    [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "true", true)]
+    [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "TRUE", true)]
+    [TestCase("PLUGINHOST_USE_POLLING_FILE_WATCHER", "1", true)]
+    [TestCase("PLUGINHOST_USE_POLLING_FILE_WATCHER", "true", true)]
+    [TestCase("PLUGINHOST_USE_POLLING_FILE_WATCHER", "0", false)]
+    [TestCase("PLUGINHOST_USE_POLLING_FILE_WATCHER", "false", false)]
+    [TestCase("PLUGINHOST_USE_POLLING_FILE_WATCHER", "", false)]
+    [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "yes", false)]
+    public void An_environment_variable_turns_polling_on_as_dotnet_reads_it(string variable, string value, bool polls)
+    {
+        Assert.That(ParseWith(new() { [variable] = value }).Poll, Is.EqualTo(polls));
+    }
+
+    [Test]
+    public void No_watch_wins_over_the_polling_environment_variable()
+    {
+        var options = ParseWith(new() { ["DOTNET_USE_POLLING_FILE_WATCHER"] = "1" }, "--no-watch");
+
+        Assert.That((options.Watch, options.Poll), Is.EqualTo((false, false)));
     }
 
     [Test]
@@ -130,6 +168,13 @@ public sealed class CommandLineTests
         yield return Case("-x", "-x");
         yield return Case("yes", "--no-watch", "yes");
         yield return Case("4000", "4000");
+        yield return Case("--poll-interval", "--poll-interval", "0.05");
+        yield return Case("--poll-interval", "--poll-interval", "3601");
+        yield return Case("--poll-interval", "--poll-interval", "often");
+        yield return Case("--poll-interval", "--poll-interval");
+        yield return Case("--poll", "--poll", "--no-watch");
+        yield return Case("--poll-interval", "--no-watch", "--poll-interval", "2");
+        yield return Case("yes", "--poll", "yes");
         foreach (var timeout in new[] { "--drain-timeout", "--unload-timeout", "--shutdown-timeout", "--constructor-timeout" })
         {
             foreach (var value in new[] { "abc", "0", "-1", "0.0001", "86401", "1e300", "NaN", "Infinity" })
@@ -155,7 +200,7 @@ public sealed class CommandLineTests
         // The valid --config comes first, so a --config under test is the repeated one only when it is the error itself.
         string[] line = args.Length > 0 && args[0] == "--config" ? args : ["--config", Config, .. args];
 
-        var error = Assert.Throws<CommandLineException>(() => HostCommandLine.Parse(line, TextWriter.Null));
+        var error = Assert.Throws<CommandLineException>(() => HostCommandLine.Parse(line, TextWriter.Null, _ => null));
 
         Assert.That(error.Flag, Is.EqualTo(flag));
         Assert.That(error.Message, Does.Contain(flag));
@@ -193,13 +238,14 @@ public sealed class CommandLineTests
 
         Assert.That(options, Is.Null);
         var text = output.ToString();
-        foreach (var flag in new[] { "-c, --config <FILE>", "--plugins <DIR>", "--host <ADDRESS>", "-p, --port <PORT>", "--no-watch", "--drain-timeout <SECONDS>", "--unload-timeout <SECONDS>", "--shutdown-timeout <SECONDS>", "--constructor-timeout <SECONDS>", "--help" })
+        foreach (var flag in new[] { "-c, --config <FILE>", "--plugins <DIR>", "--host <ADDRESS>", "-p, --port <PORT>", "--no-watch", "--poll", "--poll-interval <SECONDS>", "--drain-timeout <SECONDS>", "--unload-timeout <SECONDS>", "--shutdown-timeout <SECONDS>", "--constructor-timeout <SECONDS>", "--help" })
         {
             Assert.That(text, Does.Contain(flag));
         }
 
         Assert.That(text, Does.Contain("[default: plugins.yaml]").And.Contain("[default: 0.0.0.0]").And.Contain("[default: 4000]").And.Contain("[default: 300]"));
         Assert.That(text, Does.Contain("a number from 0 to 65535").And.Contain("localhost").And.Contain("beside the configuration file"));
+        Assert.That(text, Does.Contain("DOTNET_USE_POLLING_FILE_WATCHER").And.Contain("PLUGINHOST_USE_POLLING_FILE_WATCHER"));
     }
 
     [Test]
