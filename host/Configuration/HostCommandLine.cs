@@ -44,7 +44,7 @@ internal static class HostCommandLine
         "The folder of handler plugins",
         "the path of an existing folder",
         text => (text.Trim().Length > 0, text),
-        defaultText: "plugins/ beside the configuration file, created if missing");
+        defaultText: "plugins/ beside the configuration file, which may be missing");
 
     private static readonly Option<ListenHost> Host = Valued(
         new Option<ListenHost>("--host") { HelpName = "ADDRESS", DefaultValueFactory = _ => Defaults.Host },
@@ -72,7 +72,7 @@ internal static class HostCommandLine
 
     private static readonly Option<double> PollInterval = Valued(
         new Option<double>("--poll-interval") { HelpName = "SECONDS", DefaultValueFactory = _ => Defaults.PollInterval.TotalSeconds },
-        "How often --poll scans; giving it turns polling on",
+        "How often polling scans (giving it turns polling on)",
         PollIntervalAccepted,
         text => (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 3_600, seconds));
 
@@ -86,7 +86,7 @@ internal static class HostCommandLine
 
     private static readonly RootCommand Root = new(
         "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
-        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 for a wrong flag or configuration (one line on standard error).")
+        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error).")
     {
         Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout,
     };
