@@ -26,7 +26,7 @@ internal static class HostCommandLine
     /// Environment variables that turn polling on when 1 or true: .NET's own (what <c>dotnet watch</c> and the
     /// ASP.NET Core file providers read, so a container set up for them polls here too) and ours.
     /// </summary>
-    public static readonly IReadOnlyList<string> PollingVariables = ["DOTNET_USE_POLLING_FILE_WATCHER", "PLUGINHOST_USE_POLLING_FILE_WATCHER"];
+    private static readonly IReadOnlyList<string> PollingVariables = ["DOTNET_USE_POLLING_FILE_WATCHER", "PLUGINHOST_USE_POLLING_FILE_WATCHER"];
 
     private static readonly PluginHostOptions Defaults = new();
 
