@@ -8,16 +8,19 @@ namespace PluginHost;
 /// <summary>Builds the proxy: the command line, the plugins, Kestrel and the OpenAI routes.</summary>
 internal static class PluginHostApplication
 {
-    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? logging = null)
+    /// <summary>Builds the proxy from a command line; one that asks for <c>--help</c> is Program's to answer.</summary>
+    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? logging = null) =>
+        Build(HostCommandLine.Parse(args, TextWriter.Null) ?? throw new ArgumentException("The command line asks for --help or --version, which Program answers.", nameof(args)), logging);
+
+    public static WebApplication Build(PluginHostOptions options, Action<ILoggingBuilder>? logging = null)
     {
-        var options = PluginHostOptions.Parse(args);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging?.Invoke(builder.Logging);
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(System.Net.IPAddress.Parse(options.Host == "localhost" ? "127.0.0.1" : options.Host), options.Port);
+            options.Host.Bind(kestrel, options.Port);
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddSingleton(options);
@@ -33,5 +36,21 @@ internal static class PluginHostApplication
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();
         app.MapOpenAiApi();
         return app;
+    }
+
+    /// <summary>
+    /// Starts the proxy. An address it cannot listen on (a port in use, an address this machine does not have)
+    /// is a <see cref="ConfigException"/> naming <c>--host</c> and <c>--port</c>, like any other wrong flag.
+    /// </summary>
+    public static async Task StartAsync(WebApplication app, PluginHostOptions options)
+    {
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        {
+            throw new CommandLineException("--port", $"--host {options.Host} --port {options.Port}: cannot listen there: {ex.Message}");
+        }
     }
 }

@@ -6,7 +6,7 @@ using YamlDotNet.RepresentationModel;
 namespace PluginHost.Configuration;
 
 /// <summary>A configuration file that cannot be used; the message names the file, the entry and what is wrong.</summary>
-internal sealed class ConfigException(string message) : Exception(message);
+internal class ConfigException(string message) : Exception(message);
 
 /// <summary>
 /// Reads <c>plugins.yaml</c> with LiteLLM's keys. Unknown keys are ignored (LiteLLM has many we do not need);

@@ -8,7 +8,9 @@ namespace PluginHost.Plugins;
 /// <summary>
 /// Watches the plugins folder and the configuration file and reloads after the changes settle. Builds write
 /// many files, some of them partially: changes are debounced, and a reload that met a half-written assembly
-/// is retried a bounded number of times.
+/// is retried a bounded number of times. Changes come from file system events, or with
+/// <see cref="PluginHostOptions.Poll"/> from a <see cref="ChangePoller"/> (no FileSystemWatcher is created then):
+/// either way they feed the same debounce and reload.
 /// </summary>
 internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOptions options, ILogger<PluginWatcher> logger) : BackgroundService
 {
@@ -17,14 +19,23 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
     private long _lastChange;
     private FileSystemWatcher? _pluginsWatcher;
     private FileSystemWatcher? _configWatcher;
+    private ChangePoller? _poller;
 
     /// <summary>Starts watching before the host reports started, so no change after startup is missed.</summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.ResolvedPluginsDirectory);
-        _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
-        _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
-        LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
+        if (options.Poll)
+        {
+            _poller = new ChangePoller(options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval, Changed, ex => LogPollingFailed(logger, ex));
+            LogPolling(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval.TotalSeconds);
+        }
+        else
+        {
+            _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
+            _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
+            LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
+        }
 
         // Catch up with anything that changed between the first load and the watchers starting.
         _changes.Writer.TryWrite(true);
@@ -35,6 +46,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
     {
         _pluginsWatcher?.Dispose();
         _configWatcher?.Dispose();
+        _poller?.Dispose();
         base.Dispose();
     }
 
@@ -162,4 +174,10 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
 
     [LoggerMessage(202, LogLevel.Warning, "File watcher error; reloading to catch up")]
     private static partial void LogWatcherError(ILogger logger, Exception exception);
+
+    [LoggerMessage(203, LogLevel.Information, "Polling {Plugins} and {Config} for changes every {Seconds} s (no file system events)")]
+    private static partial void LogPolling(ILogger logger, string plugins, string config, double seconds);
+
+    [LoggerMessage(204, LogLevel.Warning, "Polling for changes failed; trying again at the next interval")]
+    private static partial void LogPollingFailed(ILogger logger, Exception exception);
 }

@@ -116,7 +116,7 @@ public sealed class ConfigTests
     {
         var missing = Path.Combine(Path.GetTempPath(), "pluginhost-tests", "no-such-dir", "plugins.yaml");
 
-        var error = Assert.Throws<ConfigException>(() => PluginHostApplication.Build(["--config", missing, "--port", "0", "--no-watch"]));
+        var error = Assert.Catch<ConfigException>(() => PluginHostApplication.Build(["--config", missing, "--port", "0", "--no-watch"]));
 
         Assert.That(error.Message, Does.Contain(missing));
     }

@@ -1,0 +1,223 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+
+namespace PluginHost.Configuration;
+
+/// <summary>A command-line value that cannot be used: the message names the flag and what it accepts.</summary>
+internal sealed class CommandLineException(string flag, string message) : ConfigException(message)
+{
+    /// <summary>The flag at fault as the help text lists it (<c>--port</c>, not <c>-p</c>), or the unknown argument.</summary>
+    public string Flag { get; } = flag;
+}
+
+/// <summary>
+/// The command line, read with System.CommandLine: every flag is declared once, with what it accepts and its
+/// default, and <c>--help</c> is made from those declarations. Values are checked here, the files named included,
+/// so a wrong one stops the start with one line naming the flag instead of an exception later.
+/// </summary>
+internal static class HostCommandLine
+{
+    private const string SecondsAccepted = "a number of seconds from 0.001 to 86400";
+
+    private const string PollIntervalAccepted = "a number of seconds from 0.1 to 3600";
+
+    /// <summary>
+    /// Environment variables that turn polling on when 1 or true: .NET's own (what <c>dotnet watch</c> and the
+    /// ASP.NET Core file providers read, so a container set up for them polls here too) and ours.
+    /// </summary>
+    private static readonly IReadOnlyList<string> PollingVariables = ["DOTNET_USE_POLLING_FILE_WATCHER", "PLUGINHOST_USE_POLLING_FILE_WATCHER"];
+
+    private static readonly PluginHostOptions Defaults = new();
+
+    // What each flag with a value accepts, by name: the help line and the "needs a value" error say the same.
+    private static readonly Dictionary<string, string> Accepted = [];
+
+    private static readonly Option<string> Config = Valued(
+        new Option<string>("--config", "-c") { HelpName = "FILE", DefaultValueFactory = _ => Defaults.ConfigPath },
+        "The configuration file (LiteLLM's keys)",
+        "the path of an existing file",
+        text => (text.Trim().Length > 0, text));
+
+    private static readonly Option<string?> Plugins = Valued(
+        new Option<string?>("--plugins") { HelpName = "DIR" },
+        "The folder of handler plugins",
+        "the path of an existing folder",
+        text => (text.Trim().Length > 0, text),
+        defaultText: "plugins/ beside the configuration file, which may be missing");
+
+    private static readonly Option<ListenHost> Host = Valued(
+        new Option<ListenHost>("--host") { HelpName = "ADDRESS", DefaultValueFactory = _ => Defaults.Host },
+        "The address to listen on",
+        ListenHost.Accepts,
+        text => (ListenHost.TryParse(text, out var host), host!));
+
+    private static readonly Option<int> Port = Valued(
+        new Option<int>("--port", "-p") { HelpName = "PORT", DefaultValueFactory = _ => Defaults.Port },
+        "The port to listen on",
+        "a number from 0 to 65535 (0 picks a free port)",
+        text => (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65_535, port));
+
+    private static readonly Option<bool> NoWatch = new("--no-watch")
+    {
+        Description = "Do not watch the plugins folder and the configuration file: no hot reload.",
+        Arity = ArgumentArity.Zero,
+    };
+
+    private static readonly Option<bool> Poll = new("--poll")
+    {
+        Description = $"Find changes by scanning the plugins folder and the configuration file every --poll-interval instead of by file system events, which bind mounts and network shares do not deliver. Also on when {PollingVariables[0]} or {PollingVariables[1]} is 1 or true.",
+        Arity = ArgumentArity.Zero,
+    };
+
+    private static readonly Option<double> PollInterval = Valued(
+        new Option<double>("--poll-interval") { HelpName = "SECONDS", DefaultValueFactory = _ => Defaults.PollInterval.TotalSeconds },
+        "How often polling scans (giving it turns polling on)",
+        PollIntervalAccepted,
+        text => (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 3_600, seconds));
+
+    private static readonly Option<double> DrainTimeout = Seconds("--drain-timeout", "How long a replaced plugin version may finish its running requests before it is unloaded anyway", Defaults.DrainTimeout);
+
+    private static readonly Option<double> UnloadTimeout = Seconds("--unload-timeout", "How long an unloaded plugin may stay in memory before it is reported as leaked", Defaults.UnloadTimeout);
+
+    private static readonly Option<double> ShutdownTimeout = Seconds("--shutdown-timeout", "How long Ctrl+C waits for running requests and streams", Defaults.ShutdownTimeout);
+
+    private static readonly Option<double> ConstructorTimeout = Seconds("--constructor-timeout", "How long a handler's constructor may run before its version counts as failed", Defaults.ConstructorTimeout);
+
+    private static readonly RootCommand Root = new(
+        "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
+        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error).")
+    {
+        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout,
+    };
+
+    // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
+    private static readonly ParserConfiguration Parser = new() { ResponseFileTokenReplacer = null };
+
+    /// <summary>
+    /// Reads <paramref name="args"/>. Returns null when they ask for <c>--help</c> (or <c>-h</c>, <c>-?</c>) or
+    /// <c>--version</c>, after writing the answer to <paramref name="output"/> (standard output by default).
+    /// </summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="output">Where <c>--help</c> is written.</param>
+    /// <param name="environment">Reads an environment variable (the process's by default).</param>
+    /// <exception cref="CommandLineException">A flag is unknown, has a wrong value, or names a file or folder that does not exist.</exception>
+    public static PluginHostOptions? Parse(IReadOnlyList<string> args, TextWriter? output = null, Func<string, string?>? environment = null)
+    {
+        var result = Root.Parse(args, Parser);
+        if (result.Errors.Count > 0)
+        {
+            throw Error(result, result.Errors[0]);
+        }
+
+        if (result.Action is not null)
+        {
+            result.Invoke(new InvocationConfiguration { Output = output ?? Console.Out });
+            return null;
+        }
+
+        var options = new PluginHostOptions
+        {
+            ConfigPath = result.GetValue(Config)!,
+            PluginsDirectory = result.GetValue(Plugins),
+            Host = result.GetValue(Host)!,
+            Port = result.GetValue(Port),
+            Watch = !result.GetValue(NoWatch),
+            Poll = !result.GetValue(NoWatch) && (result.GetValue(Poll) || Given(result, PollInterval) || PollingVariables.Any(name => IsTrue((environment ?? Environment.GetEnvironmentVariable)(name)))),
+            PollInterval = TimeSpan.FromSeconds(result.GetValue(PollInterval)),
+            DrainTimeout = TimeSpan.FromSeconds(result.GetValue(DrainTimeout)),
+            UnloadTimeout = TimeSpan.FromSeconds(result.GetValue(UnloadTimeout)),
+            ShutdownTimeout = TimeSpan.FromSeconds(result.GetValue(ShutdownTimeout)),
+            ConstructorTimeout = TimeSpan.FromSeconds(result.GetValue(ConstructorTimeout)),
+        };
+        CheckPathsExist(options);
+        CheckWatchFlagsAgree(result);
+        return options;
+    }
+
+    private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    // As .NET reads DOTNET_USE_POLLING_FILE_WATCHER.
+    private static bool IsTrue(string? value) => value == "1" || string.Equals(value, "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Polling is a way of watching: asking for it and for no watching at all is a contradiction to point out.</summary>
+    private static void CheckWatchFlagsAgree(ParseResult result)
+    {
+        if (result.GetValue(NoWatch) && (Given(result, Poll) || Given(result, PollInterval)))
+        {
+            var flag = Given(result, Poll) ? Poll.Name : PollInterval.Name;
+            throw new CommandLineException(flag, $"{flag} asks to watch by polling, {NoWatch.Name} not to watch at all: give one of them.");
+        }
+    }
+
+    /// <summary>
+    /// The configuration file must exist (given or not: there is nothing to serve without it). A plugins folder
+    /// given with <c>--plugins</c> must exist, since a typo would otherwise serve an empty folder; the default one
+    /// beside the configuration file may be missing (a fresh setup), and is read as empty.
+    /// </summary>
+    private static void CheckPathsExist(PluginHostOptions options)
+    {
+        if (!File.Exists(options.ResolvedConfigPath))
+        {
+            var what = Directory.Exists(options.ResolvedConfigPath) ? "is a folder" : "does not exist";
+            throw new CommandLineException(Config.Name, $"{Config.Name} {Named(options.ConfigPath, options.ResolvedConfigPath)} {what}: expected an existing configuration file.");
+        }
+
+        if (options.PluginsDirectory is { } plugins && !Directory.Exists(options.ResolvedPluginsDirectory))
+        {
+            var what = File.Exists(options.ResolvedPluginsDirectory) ? "is a file" : "does not exist";
+            throw new CommandLineException(Plugins.Name, $"{Plugins.Name} {Named(plugins, options.ResolvedPluginsDirectory)} {what}: expected an existing folder of plugins.");
+        }
+    }
+
+    /// <summary>A path as given, and where it resolved to when that differs (a relative path).</summary>
+    private static string Named(string given, string resolved) => given == resolved ? $"'{given}'" : $"'{given}' ({resolved})";
+
+    /// <summary>The first error as one line: our own messages for values, and for the parser's own findings.</summary>
+    private static CommandLineException Error(ParseResult result, ParseError error)
+    {
+        if (error.SymbolResult is OptionResult { Option: var option } optionResult)
+        {
+            var message = optionResult.Tokens.Count switch
+            {
+                0 => $"{option.Name} needs a value: {Accepted.GetValueOrDefault(option.Name, "a value")}.",
+                > 1 => $"{option.Name} is given more than once; give it once.",
+                _ => error.Message,
+            };
+            return new CommandLineException(option.Name, message);
+        }
+
+        var token = result.UnmatchedTokens.Count > 0 ? result.UnmatchedTokens[0] : string.Join(' ', result.Tokens.Select(t => t.Value));
+        return token.StartsWith('-')
+            ? new CommandLineException(token, $"unknown option '{token}'; PluginHost --help lists them.")
+            : new CommandLineException(token, $"unexpected argument '{token}' (every value follows its flag); PluginHost --help lists the flags.");
+    }
+
+    /// <summary>
+    /// Declares what a flag with a value accepts and parses its value; a wrong value is an error naming the flag,
+    /// the value and what it accepts.
+    /// </summary>
+    private static Option<T> Valued<T>(Option<T> option, string what, string accepts, Func<string, (bool Ok, T Value)> parse, string? defaultText = null)
+    {
+        Accepted[option.Name] = accepts;
+        option.Description = $"{what}: {accepts}." + (defaultText is null ? string.Empty : $" [default: {defaultText}]");
+        option.CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            var (ok, value) = parse(text);
+            if (!ok)
+            {
+                result.AddError($"{option.Name} '{text}': expected {accepts}.");
+            }
+
+            return value;
+        };
+        return option;
+    }
+
+    private static Option<double> Seconds(string name, string what, TimeSpan defaultValue) => Valued(
+        new Option<double>(name) { HelpName = "SECONDS", DefaultValueFactory = _ => defaultValue.TotalSeconds },
+        what,
+        SecondsAccepted,
+        text => (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.001 and <= 86_400, seconds));
+}
