@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 10; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -145,6 +145,21 @@ model_list:
   - model_name: swap
     litellm_params:
       model: swap/swap-1
+  # The router rows: one group of two healthy deployments, and one whose first deployment always fails
+  # (a forwarder to a port nothing listens on: a broken connection, retried on the other).
+  - model_name: hi-pair
+    litellm_params:
+      model: my-custom-llm/a
+  - model_name: hi-pair
+    litellm_params:
+      model: my-custom-llm/b
+  - model_name: failover
+    litellm_params:
+      model: openai-forwarder/gpt-4o-mini
+      api_base: http://127.0.0.1:$DEAD_PORT/v1
+  - model_name: failover
+    litellm_params:
+      model: my-custom-llm/c
 litellm_settings:
   custom_provider_map:
     - provider: my-custom-llm
@@ -169,6 +184,7 @@ mini_command() {
 }
 
 start_servers() {
+  DEAD_PORT="$(free_port)"
   MOCK_PORT="$(free_port)"
   PROXY_PORT="$(free_port)"
   write_plugins_and_config
@@ -220,6 +236,15 @@ run_full() {
       --plugins-url "http://127.0.0.1:$PROXY_PORT/plugins"
     row 6 && bench cycles --number 6 --title '1,000 load/swap/unload cycles (in process)' --cycles 1000 \
       --v1 "$WORK/swap-v1/SwapHandler.dll" --v2 "$WORK/swap-v2/SwapHandler.dll"
+    row 8a && bench throughput --number 8a --title 'router: a model of 2 healthy deployments vs 1 deployment, throughput' \
+      $(proxy_side hi-pair) --b-label one-deployment --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
+      --rounds 10 --seconds 3 --target 0.95
+    row 8b && bench latency --number 8b --title 'router: 2 healthy deployments vs 1, added latency at 500 req/s' \
+      $(proxy_side hi-pair) --b-label one-deployment --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
+      --rounds 10 --seconds 3 --rate 500 --target 0.3
+    row 10 && bench latency --number 10 --title 'router failover: 2 deployments, one failing every request, vs both healthy, at 300 req/s' \
+      $(proxy_side failover) --b-label both-healthy --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model hi-pair \
+      --rounds 6 --seconds 3 --rate 300 --target 5
     local proxy_port mini_port
     proxy_port="$(free_port)"
     mini_port="$(free_port)"

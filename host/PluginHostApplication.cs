@@ -25,6 +25,8 @@ internal static class PluginHostApplication
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<ProxyRuntime>();
+        builder.Services.AddSingleton<IRouterState, InProcessRouterState>();
+        builder.Services.AddSingleton<Router>();
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();

@@ -12,7 +12,7 @@ internal class ConfigException(string message) : Exception(message);
 /// Reads <c>plugins.yaml</c> with LiteLLM's keys. Unknown keys are ignored (LiteLLM has many we do not need);
 /// <c>os.environ/NAME</c> values resolve from the environment.
 /// </summary>
-internal static class ConfigReader
+internal static partial class ConfigReader
 {
     private const string EnvironmentPrefix = "os.environ/";
 
@@ -145,6 +145,7 @@ internal static class ConfigReader
             MaxRequestSizeMb = maxRequestSizeMb,
             RequireHandlers = requireHandlers,
             Limits = limits,
+            Router = ReadRouter(reader, root, models),
         };
     }
 
@@ -182,11 +183,17 @@ internal static class ConfigReader
             }
         }
 
-        string? mode = null;
+        string? mode = null, id = null;
         if (reader.Child(entry, "model_info") is { } infoNode)
         {
-            mode = reader.OptionalString(reader.Mapping(infoNode, $"{where}.model_info"), "mode", $"{where}.model_info");
+            var info = reader.Mapping(infoNode, $"{where}.model_info");
+            mode = reader.OptionalString(info, "mode", $"{where}.model_info");
+            id = reader.OptionalString(info, "id", $"{where}.model_info");
         }
+
+        var weight = reader.OptionalString(parameters, "weight", $"{where}.litellm_params") is { } weightText
+            ? double.TryParse(weightText, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) && w > 0 && double.IsFinite(w) ? w : throw reader.Error(paramsNode, $"{where}.litellm_params.weight '{weightText}' is not a positive number.")
+            : (double?)null;
 
         return new ModelDeployment
         {
@@ -201,8 +208,28 @@ internal static class ConfigReader
                 LitellmParams = extra,
             },
             Mode = mode,
+            Id = id ?? DeploymentId(modelName, parameters),
+            Rpm = reader.Count(parameters, "rpm", $"{where}.litellm_params", 1),
+            Tpm = reader.Count(parameters, "tpm", $"{where}.litellm_params", 1),
+            Weight = weight,
+            StreamTimeout = reader.Seconds(parameters, "stream_timeout", $"{where}.litellm_params", allowZero: false),
             Location = reader.Location(entryNode, where),
         };
+    }
+
+    /// <summary>
+    /// LiteLLM's way of naming a deployment without <c>model_info.id</c>: a hash of its model name and parameters,
+    /// the same on every instance that reads the same entry (shared state in Redis is keyed by it).
+    /// </summary>
+    private static string DeploymentId(string modelName, YamlMappingNode parameters)
+    {
+        var text = new System.Text.StringBuilder(modelName);
+        foreach (var (key, value) in parameters.Children.OrderBy(p => ((YamlScalarNode)p.Key).Value, StringComparer.Ordinal))
+        {
+            text.Append('\n').Append(((YamlScalarNode)key).Value).Append('=').Append(value.ToString());
+        }
+
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text.ToString())))[..16];
     }
 
     /// <summary>Node access that turns every shape mistake into a message naming file, line and key.</summary>
@@ -249,6 +276,32 @@ internal static class ConfigReader
                 YamlScalarNode scalar => Resolve(scalar.Value),
                 _ => throw Error(node, $"{where}.{key} must be a single value."),
             };
+        }
+
+        /// <summary>A whole number of at least <paramref name="min"/>, if the key is there.</summary>
+        public int? Count(YamlMappingNode mapping, string key, string where, int min)
+        {
+            if (OptionalString(mapping, key, where) is not { } text)
+            {
+                return null;
+            }
+
+            return int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && value >= min
+                ? value
+                : throw Error(mapping, $"{where}.{key} '{text}' is not a whole number of at least {min}.");
+        }
+
+        /// <summary>A number of seconds, if the key is there.</summary>
+        public TimeSpan? Seconds(YamlMappingNode mapping, string key, string where, bool allowZero)
+        {
+            if (OptionalString(mapping, key, where) is not { } text)
+            {
+                return null;
+            }
+
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && (seconds > 0 || (allowZero && seconds == 0)) && seconds <= 86_400
+                ? TimeSpan.FromSeconds(seconds)
+                : throw Error(mapping, $"{where}.{key} '{text}' is not a number of seconds ({(allowZero ? "0" : "more than 0")} to 86400).");
         }
 
         public object? ToValue(YamlNode node) => node switch

@@ -29,6 +29,9 @@ internal sealed record ProxyConfig
     /// </summary>
     public bool RequireHandlers { get; init; }
 
+    /// <summary><c>router_settings</c>: choosing, retrying, cooling down and falling back between deployments.</summary>
+    public RouterSettings Router { get; init; } = new();
+
     /// <summary>Bounds on what one request may ask a handler to produce (<c>general_settings.max_…</c>).</summary>
     public RequestLimits Limits { get; init; } = new();
 
@@ -78,6 +81,21 @@ internal sealed record ModelDeployment
     /// them: built once here, handed to every request this deployment serves.
     /// </summary>
     public required Deployment Settings { get; init; }
+
+    /// <summary><c>model_info.id</c>, else a hash of the entry: names the deployment in headers, status and shared state.</summary>
+    public string Id { get; init; } = "";
+
+    /// <summary><c>litellm_params.rpm</c>: requests per minute this deployment may take (across every instance sharing a Redis).</summary>
+    public int? Rpm { get; init; }
+
+    /// <summary><c>litellm_params.tpm</c>: tokens per minute this deployment may use.</summary>
+    public int? Tpm { get; init; }
+
+    /// <summary><c>litellm_params.stream_timeout</c>: how long a stream may take to its first chunk.</summary>
+    public TimeSpan? StreamTimeout { get; init; }
+
+    /// <summary><c>litellm_params.weight</c>: its share of traffic under <c>simple-shuffle</c>.</summary>
+    public double? Weight { get; init; }
 
     /// <summary><c>model_info.mode</c> (chat, embedding, image_generation…), if given.</summary>
     public string? Mode { get; init; }

@@ -11,6 +11,8 @@ internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionR
 
     public static ChatCompletionRequest Read(JsonElement root, RequestTarget target, RequestLimits limits) => ChatRequestReader.Read(root, target);
 
+    public static long Tokens(ModelResponse response) => response.Usage?.TotalTokens ?? 0;
+
     public static Task<ModelResponse> InvokeAsync(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken) =>
         handler.CompletionAsync(request, cancellationToken);
 

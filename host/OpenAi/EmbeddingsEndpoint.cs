@@ -14,6 +14,8 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.Embeddings;
 
+    public static long Tokens(EmbeddingResponse response) => response.Usage?.TotalTokens ?? 0;
+
     public static Task<EmbeddingResponse> InvokeAsync(CustomLlm handler, EmbeddingRequest request, CancellationToken cancellationToken) =>
         handler.EmbeddingAsync(request, cancellationToken);
 

@@ -38,6 +38,9 @@ internal interface IHandlerEndpoint<TRequest, TResponse>
     /// </summary>
     static abstract void Write(Utf8JsonWriter writer, TRequest request, TResponse response);
 
+    /// <summary>The tokens an answer used (for the router's <c>tpm</c> accounting); 0 when the endpoint has no usage.</summary>
+    static virtual long Tokens(TResponse response) => 0;
+
     /// <summary>Whether the request asks for server-sent events.</summary>
     static virtual bool Streams(TRequest request) => false;
 

@@ -24,15 +24,16 @@ internal static class OpenAiApi
         app.UseMiddleware<ApiKeyMiddleware>();
 
         var runtime = app.Services.GetRequiredService<ProxyRuntime>();
+        var router = app.Services.GetRequiredService<Router>();
         foreach (var prefix in new[] { "", "/v1" })
         {
             var api = app.MapGroup(prefix);
-            api.MapPost("/chat/completions", RequestPipeline.For<ChatCompletionsEndpoint, ChatCompletionRequest, ModelResponse>(runtime));
-            api.MapPost("/completions", RequestPipeline.For<TextCompletionsEndpoint, TextCompletionRequest, TextCompletionResponse>(runtime));
-            api.MapPost("/embeddings", RequestPipeline.For<EmbeddingsEndpoint, EmbeddingRequest, EmbeddingResponse>(runtime));
-            api.MapPost("/images/generations", RequestPipeline.For<ImageGenerationsEndpoint, ImageGenerationRequest, ImageResponse>(runtime));
-            api.MapPost("/images/edits", RequestPipeline.For<ImageEditsEndpoint, ImageEditRequest, ImageResponse>(runtime));
-            api.MapPost("/rerank", RequestPipeline.For<RerankEndpoint, RerankRequest, RerankResponse>(runtime));
+            api.MapPost("/chat/completions", RequestPipeline.For<ChatCompletionsEndpoint, ChatCompletionRequest, ModelResponse>(runtime, router));
+            api.MapPost("/completions", RequestPipeline.For<TextCompletionsEndpoint, TextCompletionRequest, TextCompletionResponse>(runtime, router));
+            api.MapPost("/embeddings", RequestPipeline.For<EmbeddingsEndpoint, EmbeddingRequest, EmbeddingResponse>(runtime, router));
+            api.MapPost("/images/generations", RequestPipeline.For<ImageGenerationsEndpoint, ImageGenerationRequest, ImageResponse>(runtime, router));
+            api.MapPost("/images/edits", RequestPipeline.For<ImageEditsEndpoint, ImageEditRequest, ImageResponse>(runtime, router));
+            api.MapPost("/rerank", RequestPipeline.For<RerankEndpoint, RerankRequest, RerankResponse>(runtime, router));
             api.MapGet("/models", StatusEndpoints.ListModels);
             api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
         }
@@ -41,6 +42,7 @@ internal static class OpenAiApi
         app.MapGet("/health/liveness", StatusEndpoints.Liveliness);
         app.MapGet("/health/readiness", StatusEndpoints.Readiness);
         app.MapGet("/plugins", StatusEndpoints.Plugins);
+        app.MapGet("/router", StatusEndpoints.RouterStatus);
         return app;
     }
 

@@ -66,6 +66,7 @@ internal static class ErrorWriter
 [JsonSerializable(typeof(ModelCard))]
 [JsonSerializable(typeof(Readiness))]
 [JsonSerializable(typeof(PluginsStatus))]
+[JsonSerializable(typeof(RouterStatusBody))]
 [JsonSerializable(typeof(string))]
 internal sealed partial class WireJsonContext : JsonSerializerContext
 {

@@ -24,31 +24,45 @@ internal interface IStreamFormat
 /// </summary>
 internal static class SseStreaming
 {
-    public static async Task RunAsync(HttpContext context, HandlerBinding binding, Deadline deadline, HandlerStream stream)
+    /// <summary>
+    /// Starts the handler's stream and waits for its first chunk, so an error before it can still be retried,
+    /// fallen back from, or answered as a plain HTTP error. Returns the stream positioned on its first chunk
+    /// (<see cref="StartedStream.HasChunk"/> is false for a stream that ended without one).
+    /// </summary>
+    public static async Task<StartedStream> StartAsync(HandlerBinding binding, Deadline deadline, HandlerStream stream)
     {
-        var (format, includeUsage) = (stream.Format, stream.IncludeUsage);
-        IAsyncEnumerator<GenericStreamingChunk> chunks;
+        IAsyncEnumerator<GenericStreamingChunk>? chunks = null;
         try
         {
             chunks = stream.Chunks.GetAsyncEnumerator(deadline.Token);
+            var hasChunk = await NextAsync(chunks);
+            deadline.FirstChunkArrived();
+            return new StartedStream(chunks, hasChunk);
         }
         catch (Exception ex)
         {
+            if (chunks is not null)
+            {
+                await DisposeQuietlyAsync(chunks);
+            }
+
             throw deadline.Translate(ex, binding.HandlerName);
         }
+    }
 
+    /// <summary>
+    /// Sends a started stream: the status and headers with its first chunk, then each chunk as the handler yields
+    /// it. An error after the first chunk becomes one error event that ends the stream. Returns the last usage a
+    /// chunk reported.
+    /// </summary>
+    public static async Task<Usage?> WriteAsync(HttpContext context, HandlerBinding binding, Deadline deadline, StartedStream started, HandlerStream stream)
+    {
+        var (format, includeUsage) = (stream.Format, stream.IncludeUsage);
+        var chunks = started.Chunks;
+        var hasChunk = started.HasChunk;
+        Usage? usage = null;
         try
         {
-            bool hasChunk;
-            try
-            {
-                hasChunk = await NextAsync(chunks);
-            }
-            catch (Exception ex)
-            {
-                throw deadline.Translate(ex, binding.HandlerName);
-            }
-
             var response = context.Response;
             response.ContentType = "text/event-stream";
             response.Headers.CacheControl = "no-cache";
@@ -59,16 +73,18 @@ internal static class SseStreaming
             var events = new SseEvents();
             while (hasChunk)
             {
+                var chunk = chunks.Current;
+                usage = chunk.Usage ?? usage;
                 try
                 {
-                    format.Add(chunks.Current, events);
+                    format.Add(chunk, events);
                 }
                 catch (Exception ex)
                 {
                     events.Discard();
                     var error = new InvalidOperationException($"it yielded a chunk that cannot be written ({ex.GetType().Name}: {ex.Message})", ex);
                     await WriteErrorAsync(pipe, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName), context.RequestAborted);
-                    return;
+                    return usage;
                 }
 
                 await events.FlushToAsync(pipe, context.RequestAborted);
@@ -78,23 +94,37 @@ internal static class SseStreaming
                 }
                 catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
                 {
-                    return;
+                    return usage;
                 }
                 catch (Exception ex)
                 {
                     var error = ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName);
                     await WriteErrorAsync(pipe, error, context.RequestAborted);
-                    return;
+                    return usage;
                 }
             }
 
             format.Complete(includeUsage, events);
             events.Raw("data: [DONE]\n\n"u8);
             await events.FlushToAsync(pipe, context.RequestAborted);
+            return usage;
         }
         finally
         {
             await chunks.DisposeAsync();
+        }
+    }
+
+    /// <summary>Ends a stream that will not be sent (its attempt failed, or the client left).</summary>
+    public static async ValueTask DisposeQuietlyAsync(IAsyncEnumerator<GenericStreamingChunk> chunks)
+    {
+        try
+        {
+            await chunks.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // The handler's cleanup failed after its stream already failed: the first error is the one to report.
         }
     }
 
@@ -124,6 +154,9 @@ internal static class SseStreaming
         await pipe.FlushAsync(cancellationToken);
     }
 }
+
+/// <summary>A handler's stream, started: positioned on its first chunk unless it had none.</summary>
+internal readonly record struct StartedStream(IAsyncEnumerator<GenericStreamingChunk> Chunks, bool HasChunk);
 
 /// <summary>A buffer of <c>data: …\n\n</c> events, written to the response together.</summary>
 internal sealed class SseEvents

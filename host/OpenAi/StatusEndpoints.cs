@@ -1,3 +1,4 @@
+using PluginHost.Configuration;
 using PluginHost.Plugins;
 using PluginHost.Routing;
 using PluginHost.Sdk;
@@ -15,22 +16,30 @@ internal static class StatusEndpoints
         var data = new List<ModelCard>(snapshot.Models.Count);
         foreach (var model in snapshot.Models)
         {
-            data.Add(Card(model));
+            data.Add(Card(model.Name, model));
+        }
+
+        foreach (var (alias, target) in snapshot.Config.Router.Aliases)
+        {
+            if (!target.Hidden && !snapshot.ModelsByName.ContainsKey(alias) && snapshot.ModelsByName.TryGetValue(target.Group, out var group))
+            {
+                data.Add(Card(alias, group));
+            }
         }
 
         return Results.Json(new ModelList("list", data), WireJsonContext.Wire.ModelList);
     }
 
     public static IResult GetModel(string model, ProxyRuntime runtime) =>
-        runtime.Current.ModelsByName.TryGetValue(model, out var group)
-            ? Results.Json(Card(group), WireJsonContext.Wire.ModelCard)
+        Router.Resolve(runtime.Current, model) is { } group
+            ? Results.Json(Card(model, group), WireJsonContext.Wire.ModelCard)
             : throw new OpenAiException(404, $"The model '{model}' does not exist or you do not have access to it.", "model", "model_not_found");
 
     /// <summary>
     /// OpenAI's model object, plus LiteLLM's <c>supported_endpoints</c>: what the handlers behind the model can
     /// serve now (any of its deployments), from the methods they override.
     /// </summary>
-    private static ModelCard Card(ModelGroup model)
+    private static ModelCard Card(string name, ModelGroup model)
     {
         var capabilities = HandlerCapabilities.None;
         foreach (var route in model.Routes)
@@ -38,15 +47,17 @@ internal static class StatusEndpoints
             capabilities |= route.Binding?.Handler.Capabilities ?? HandlerCapabilities.None;
         }
 
-        return new(model.Name, "model", Started, model.Routes[0].Deployment.Provider, OpenAiApi.EndpointsFor(capabilities));
+        return new(name, "model", Started, model.Routes[0].Deployment.Provider, OpenAiApi.EndpointsFor(capabilities));
     }
 
     public static IResult Liveliness() => Results.Json("I'm alive!", WireJsonContext.Wire.String);
 
-    public static IResult Readiness(ProxyRuntime runtime)
+    public static IResult Readiness(ProxyRuntime runtime, Router router)
     {
         var snapshot = runtime.Current;
         var unavailable = new List<string>();
+        var coolingDown = new List<string>();
+        var now = DateTimeOffset.UtcNow;
         foreach (var model in snapshot.Models)
         {
             foreach (var route in model.Routes)
@@ -55,14 +66,64 @@ internal static class StatusEndpoints
                 {
                     unavailable.Add($"{model.Name}: {route.Unavailable}");
                 }
+
+                if (router.State.IsCoolingDown(route.Deployment.Id, now, out var until))
+                {
+                    coolingDown.Add($"{model.Name}/{route.Deployment.Id}: until {until:O} ({router.State.CooldownReason(route.Deployment.Id)})");
+                }
             }
         }
 
         var failures = snapshot.Failures.Select(f => $"{f.Name}: {f.Error}").ToList();
         var healthy = unavailable.Count == 0 && failures.Count == 0 && snapshot.Reload.ConfigError is null;
         return Results.Json(
-            new Readiness(healthy ? "healthy" : "degraded", snapshot.Models.Count, unavailable, failures, snapshot.Reload.ConfigError, ThisAssembly.Version),
+            new Readiness(healthy ? "healthy" : "degraded", snapshot.Models.Count, unavailable, failures, snapshot.Reload.ConfigError, coolingDown, router.State.Describe(), ThisAssembly.Version),
             WireJsonContext.Wire.Readiness);
+    }
+
+    /// <summary><c>GET /router</c>: every deployment's state as this instance sees it (cooldowns and minute counters are shared through Redis when configured).</summary>
+    public static IResult RouterStatus(ProxyRuntime runtime, Router router)
+    {
+        var snapshot = runtime.Current;
+        var now = DateTimeOffset.UtcNow;
+        var deployments = new List<DeploymentStatus>();
+        foreach (var model in snapshot.Models)
+        {
+            foreach (var route in model.Routes)
+            {
+                var deployment = route.Deployment;
+                var usage = router.State.Usage(deployment.Id, now);
+                var stats = router.Stats(deployment.Id);
+                var cooling = router.State.IsCoolingDown(deployment.Id, now, out var until);
+                var state = route.Binding is null ? "unavailable" : cooling ? "cooling_down" : "healthy";
+                deployments.Add(new DeploymentStatus(
+                    model.Name,
+                    deployment.Id,
+                    $"{deployment.Provider}/{deployment.ProviderModel}",
+                    route.Binding?.HandlerName ?? route.Unavailable ?? "",
+                    state,
+                    cooling ? until : null,
+                    cooling ? router.State.CooldownReason(deployment.Id) : null,
+                    deployment.Rpm,
+                    deployment.Tpm,
+                    usage.Requests,
+                    usage.Tokens,
+                    usage.Failures,
+                    stats.InFlight,
+                    Math.Round(stats.LatencyMs, 3),
+                    stats.Successes,
+                    stats.Failures));
+            }
+        }
+
+        var strategy = snapshot.Config.Router.Strategy switch
+        {
+            RoutingStrategy.LeastBusy => "least-busy",
+            RoutingStrategy.LatencyBased => "latency-based-routing",
+            RoutingStrategy.UsageBased => "usage-based-routing-v2",
+            _ => "simple-shuffle",
+        };
+        return Results.Json(new RouterStatusBody(router.State.Describe(), strategy, deployments), WireJsonContext.Wire.RouterStatusBody);
     }
 
     public static IResult Plugins(ProxyRuntime runtime)
@@ -106,7 +167,27 @@ internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
 
 internal sealed record ModelCard(string Id, string Object, long Created, string OwnedBy, IReadOnlyList<string> SupportedEndpoints);
 
-internal sealed record Readiness(string Status, int Models, IReadOnlyList<string> UnavailableModels, IReadOnlyList<string> FailedPlugins, string? ConfigError, string Version);
+internal sealed record Readiness(string Status, int Models, IReadOnlyList<string> UnavailableModels, IReadOnlyList<string> FailedPlugins, string? ConfigError, IReadOnlyList<string> DeploymentsCoolingDown, string RouterState, string Version);
+
+internal sealed record RouterStatusBody(string State, string RoutingStrategy, IReadOnlyList<DeploymentStatus> Deployments);
+
+internal sealed record DeploymentStatus(
+    string ModelGroup,
+    string Id,
+    string Model,
+    string Handler,
+    string State,
+    DateTimeOffset? CooldownUntil,
+    string? CooldownReason,
+    int? Rpm,
+    int? Tpm,
+    long RequestsThisMinute,
+    long TokensThisMinute,
+    long FailuresThisMinute,
+    int InFlight,
+    double LatencyMs,
+    long Successes,
+    long Failures);
 
 internal sealed record PluginsStatus(
     string Directory,

@@ -13,6 +13,8 @@ internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionR
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.TextCompletions;
 
+    public static long Tokens(TextCompletionResponse response) => response.Usage?.TotalTokens ?? 0;
+
     public static Task<TextCompletionResponse> InvokeAsync(CustomLlm handler, TextCompletionRequest request, CancellationToken cancellationToken) =>
         handler.TextCompletionAsync(request, cancellationToken);
 
