@@ -9,9 +9,11 @@ internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionR
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.ChatCompletions;
 
+    public static string Operation => "chat";
+
     public static ChatCompletionRequest Read(JsonElement root, RequestTarget target, RequestLimits limits) => ChatRequestReader.Read(root, target);
 
-    public static long Tokens(ModelResponse response) => response.Usage?.TotalTokens ?? 0;
+    public static Usage? UsageOf(ModelResponse response) => response.Usage;
 
     public static Task<ModelResponse> InvokeAsync(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken) =>
         handler.CompletionAsync(request, cancellationToken);

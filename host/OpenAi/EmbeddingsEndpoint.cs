@@ -14,7 +14,9 @@ internal sealed class EmbeddingsEndpoint : IHandlerEndpoint<EmbeddingRequest, Em
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.Embeddings;
 
-    public static long Tokens(EmbeddingResponse response) => response.Usage?.TotalTokens ?? 0;
+    public static string Operation => "embeddings";
+
+    public static Usage? UsageOf(EmbeddingResponse response) => response.Usage;
 
     public static Task<EmbeddingResponse> InvokeAsync(CustomLlm handler, EmbeddingRequest request, CancellationToken cancellationToken) =>
         handler.EmbeddingAsync(request, cancellationToken);

@@ -38,8 +38,11 @@ internal interface IHandlerEndpoint<TRequest, TResponse>
     /// </summary>
     static abstract void Write(Utf8JsonWriter writer, TRequest request, TResponse response);
 
-    /// <summary>The tokens an answer used (for the router's <c>tpm</c> accounting); 0 when the endpoint has no usage.</summary>
-    static virtual long Tokens(TResponse response) => 0;
+    /// <summary>The operation, as OpenTelemetry's GenAI conventions name it where they have a name (<c>chat</c>, <c>text_completion</c>, <c>embeddings</c>).</summary>
+    static abstract string Operation { get; }
+
+    /// <summary>The tokens an answer used (for <c>tpm</c> limits, metrics and the access log); null when the endpoint reports none.</summary>
+    static virtual Usage? UsageOf(TResponse response) => null;
 
     /// <summary>Whether the request asks for server-sent events.</summary>
     static virtual bool Streams(TRequest request) => false;

@@ -9,6 +9,8 @@ internal sealed class ImageGenerationsEndpoint : IHandlerEndpoint<ImageGeneratio
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.ImageGenerations;
 
+    public static string Operation => "image_generation";
+
     public static Task<ImageResponse> InvokeAsync(CustomLlm handler, ImageGenerationRequest request, CancellationToken cancellationToken) =>
         handler.ImageGenerationAsync(request, cancellationToken);
 
@@ -76,6 +78,8 @@ internal sealed class ImageEditsEndpoint : IHandlerEndpoint<ImageEditRequest, Im
     private static readonly string[] Typed = ["model", "prompt", "n", "size", "quality", "response_format", "user"];
 
     public static HandlerCapabilities Capability => HandlerCapabilities.ImageEdits;
+
+    public static string Operation => "image_edit";
 
     public static bool TakesForm => true;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using PluginHost.Configuration;
 using PluginHost.Routing;
 using PluginHost.Sdk;
+using PluginHost.Telemetry;
 
 namespace PluginHost.OpenAi;
 
@@ -31,7 +32,10 @@ internal static class RequestPipeline
     {
         var config = runtime.Current.Config;
         var settings = config.Router;
+        var record = new RequestRecord { Operation = TEndpoint.Operation };
+        context.Features.Set(record);
         using var input = await RequestInput.ReadAsync(context, TEndpoint.TakesForm, config.MaxRequestBytes);
+        record.RequestedModel = input.Model;
         var overrides = RequestOverrides.Read(context.Request, input);
         var attempts = new RouteAttempts(input.Model, settings, overrides.NumRetries ?? settings.NumRetries, overrides.Fallbacks);
         TRequest? request = null;
@@ -55,6 +59,7 @@ internal static class RequestPipeline
             var route = lease.Route;
             var binding = lease.Binding!;
             attempts.Attempting(route.Deployment.Id);
+            Note(record, pick.Group!, route, attempts);
             Deadline? deadline = null;
             var outcome = Outcome.Running;
             try
@@ -62,16 +67,17 @@ internal static class RequestPipeline
                 request = request is null
                     ? await Read<TEndpoint, TRequest, TResponse>(input, new RequestTarget(input.Model, route.Deployment), config.Limits, context.RequestAborted)
                     : Retarget(request, route.Deployment);
-                var streams = TEndpoint.Streams(request);
+                var streams = record.Stream = TEndpoint.Streams(request);
                 deadline = Deadline.Start(context.RequestAborted, overrides.TotalFor(route.Deployment, settings), streams ? overrides.FirstChunkFor(route.Deployment, settings) : null);
                 if (streams)
                 {
                     var stream = Start<TEndpoint, TRequest, TResponse>(binding, request, deadline);
                     var started = await SseStreaming.StartAsync(binding, deadline, stream);
                     var firstChunk = deadline.Elapsed;
+                    record.TimeToFirstChunk = System.Diagnostics.Stopwatch.GetElapsedTime(record.Started);
                     outcome = Outcome.Answering;
                     AddRouteHeaders(context.Response, pick.Group!, route, attempts, router);
-                    var usage = await SseStreaming.WriteAsync(context, binding, deadline, started, stream);
+                    var usage = record.Usage = await SseStreaming.WriteAsync(context, binding, deadline, started, stream);
                     await router.SucceededAsync(route, firstChunk, usage?.TotalTokens ?? 0);
                     outcome = Outcome.Recorded;
                     return;
@@ -101,7 +107,8 @@ internal static class RequestPipeline
                     JsonBuffer.Return(buffer);
                 }
 
-                await router.SucceededAsync(route, latency, TEndpoint.Tokens(response));
+                var used = record.Usage = TEndpoint.UsageOf(response);
+                await router.SucceededAsync(route, latency, used?.TotalTokens ?? 0);
                 outcome = Outcome.Recorded;
                 await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
                 return;
@@ -110,6 +117,7 @@ internal static class RequestPipeline
             {
                 // The attempt failed before anything was sent: the router counts it and says what comes next.
                 var errorClass = ErrorClasses.Of(error.Status, error.Code);
+                record.ErrorType = errorClass.ToString();
                 await router.FailedAsync(pick.Group!, route, errorClass, error.RetryAfter, settings);
                 outcome = Outcome.Recorded;
                 failure = error;
@@ -136,6 +144,20 @@ internal static class RequestPipeline
                 lease.Dispose();
             }
         }
+    }
+
+    /// <summary>The attempt about to run, in the request's record.</summary>
+    private static void Note(RequestRecord record, ModelGroup group, ModelRoute route, RouteAttempts attempts)
+    {
+        record.ModelGroup = group.Name;
+        record.Deployment = route.Deployment.Id;
+        record.ProviderModel = route.Deployment.ProviderModel;
+        record.Handler = route.Binding!.HandlerName;
+        record.Plugin = route.Binding.Plugin.Name;
+        record.PluginGeneration = route.Binding.Plugin.Generation;
+        record.Retries = attempts.Retries;
+        record.Fallbacks = attempts.Fallbacks;
+        record.ErrorType = null;
     }
 
     private enum Outcome

@@ -13,6 +13,8 @@ internal sealed class RerankEndpoint : IHandlerEndpoint<RerankRequest, RerankRes
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.Rerank;
 
+    public static string Operation => "rerank";
+
     public static Task<RerankResponse> InvokeAsync(CustomLlm handler, RerankRequest request, CancellationToken cancellationToken) =>
         handler.RerankAsync(request, cancellationToken);
 

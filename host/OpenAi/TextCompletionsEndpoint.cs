@@ -13,7 +13,9 @@ internal sealed class TextCompletionsEndpoint : IHandlerEndpoint<TextCompletionR
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.TextCompletions;
 
-    public static long Tokens(TextCompletionResponse response) => response.Usage?.TotalTokens ?? 0;
+    public static string Operation => "text_completion";
+
+    public static Usage? UsageOf(TextCompletionResponse response) => response.Usage;
 
     public static Task<TextCompletionResponse> InvokeAsync(CustomLlm handler, TextCompletionRequest request, CancellationToken cancellationToken) =>
         handler.TextCompletionAsync(request, cancellationToken);
