@@ -49,20 +49,23 @@ internal sealed class Router(ProxyRuntime runtime, IRouterState state)
                 var route = Choose(snapshot.Config.Router.Strategy, candidates, now);
                 candidates.Remove(route);
                 var deployment = route.Deployment;
+                if (!route.Binding!.Plugin.TryAcquire())
+                {
+                    // Retired between reading the snapshot and leasing it: the next snapshot has its successor.
+                    refusal = refusal with { Replaced = true };
+                    continue;
+                }
+
+                var lease = new HandlerLease(route, route.Binding);
                 if ((deployment.Rpm is not null || deployment.Tpm is not null) && !await state.TryTakeRequestAsync(deployment.Id, deployment.Rpm, deployment.Tpm, now))
                 {
+                    lease.Dispose();
                     refusal = refusal.Earlier(NextMinute(now), $"deployment {deployment.Id} is at its rpm/tpm limit");
                     continue;
                 }
 
-                if (route.Binding!.Plugin.TryAcquire())
-                {
-                    Stats(deployment.Id).Started();
-                    return new RoutePick(group, new HandlerLease(route, route.Binding), null);
-                }
-
-                // Retired between reading the snapshot and leasing it: the next snapshot has its successor.
-                refusal = refusal with { Replaced = true };
+                Stats(deployment.Id).Started();
+                return new RoutePick(group, lease, null);
             }
 
             if (refusal.Replaced && spin < 1000)
