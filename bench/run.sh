@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 10; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 9 10; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -55,6 +55,10 @@ parse_args() {
 }
 
 install_tools() {
+  if [[ "$MODE" == "full" ]] && row 9 && ! command -v redis-server >/dev/null; then
+    log "installing redis-server"
+    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  fi
   if [[ "$MODE" == "full" ]] && ! command -v wrk >/dev/null; then
     log "installing wrk"
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
@@ -160,6 +164,11 @@ model_list:
   - model_name: failover
     litellm_params:
       model: my-custom-llm/c
+  # A deployment with an rpm limit it never reaches: every request takes a slot (in process, or in Redis).
+  - model_name: limited
+    litellm_params:
+      model: my-custom-llm/limited
+      rpm: 1000000000
 litellm_settings:
   custom_provider_map:
     - provider: my-custom-llm
@@ -242,6 +251,24 @@ run_full() {
     row 8b && bench latency --number 8b --title 'router: 2 healthy deployments vs 1, added latency at 500 req/s' \
       $(proxy_side hi-pair) --b-label one-deployment --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
       --rounds 10 --seconds 3 --rate 500 --target 0.3
+    if row 9; then
+      local redis_port redis_proxy_port
+      redis_port="$(free_port)"
+      redis_proxy_port="$(free_port)"
+      start redis "$redis_port" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
+      { cat "$WORK/bench.yaml"; printf 'router_settings:\n  redis_host: 127.0.0.1\n  redis_port: %s\n' "$redis_port"; } >"$WORK/bench-redis.yaml"
+      start proxy-redis "$redis_proxy_port" "$PROXY_EXE" --config "$WORK/bench-redis.yaml" --plugins "$WORK/plugins" --host 127.0.0.1 --port "$redis_proxy_port"
+      bench throughput --number 9 --title 'router: rpm counted in Redis vs in process, throughput' \
+        --a-label redis --a-url "http://127.0.0.1:$redis_proxy_port/v1/chat/completions" --a-key "$KEY" --a-model limited \
+        --b-label in-process --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model limited \
+        --rounds 10 --seconds 3 --target 0.5
+      bench latency --number 9b --title 'router: rpm counted in Redis vs in process, added latency at 500 req/s' \
+        --a-label redis --a-url "http://127.0.0.1:$redis_proxy_port/v1/chat/completions" --a-key "$KEY" --a-model limited \
+        --b-label in-process --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model limited \
+        --rounds 6 --seconds 3 --rate 500 --target 1
+      stop_last
+      stop_last
+    fi
     row 10 && bench latency --number 10 --title 'router failover: 2 deployments, one failing every request, vs both healthy, at 300 req/s' \
       $(proxy_side failover) --b-label both-healthy --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model hi-pair \
       --rounds 6 --seconds 3 --rate 300 --target 5
