@@ -185,23 +185,13 @@ internal sealed class RedisRouterState : IRouterState, IAsyncDisposable
         }
     }
 
+    /// <summary>Counts the tokens in Redis without making the answer wait for it: nothing on the request path needs the total.</summary>
     public async ValueTask AddTokensAsync(string deployment, long tokens, DateTimeOffset now)
     {
         await _local.AddTokensAsync(deployment, tokens, now);
-        if (!TryDatabase(out var db))
+        if (TryDatabase(out var db))
         {
-            return;
-        }
-
-        try
-        {
-            var minute = Minute(now);
-            var total = await IncrementAsync(db, Key(deployment, "tokens", minute), tokens);
-            View(deployment).Observe(minute, tokens: total);
-        }
-        catch (Exception ex) when (IsStoreFailure(ex))
-        {
-            Lost(ex.Message);
+            _ = AddSharedTokensAsync(db, deployment, tokens, Minute(now));
         }
     }
 
@@ -242,6 +232,19 @@ internal sealed class RedisRouterState : IRouterState, IAsyncDisposable
         var increment = db.StringIncrementAsync(key, by);
         _ = db.KeyExpireAsync(key, CounterLifetime, CommandFlags.FireAndForget);
         return await increment;
+    }
+
+    private async Task AddSharedTokensAsync(IDatabase db, string deployment, long tokens, long minute)
+    {
+        try
+        {
+            var total = await IncrementAsync(db, Key(deployment, "tokens", minute), tokens);
+            View(deployment).Observe(minute, tokens: total);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex))
+        {
+            Lost(ex.Message);
+        }
     }
 
     private static bool IsStoreFailure(Exception ex) => ex is RedisException or ObjectDisposedException;
