@@ -25,8 +25,9 @@ internal static class PluginHostApplication
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<ProxyRuntime>();
-        builder.Services.AddSingleton<IRouterState, InProcessRouterState>();
+        builder.Services.AddSingleton(RouterState);
         builder.Services.AddSingleton<Router>();
+        builder.Services.AddHostedService<RouterStateStartup>();
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();
@@ -36,9 +37,21 @@ internal static class PluginHostApplication
 
         // Load before listening: a bad first configuration fails startup with a message naming the file and key.
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();
+
+        // The router state follows the first configuration: a reload cannot move it to (or off) another Redis.
+        app.Services.GetRequiredService<IRouterState>();
         app.MapOpenAiApi();
         return app;
     }
+
+    /// <summary>
+    /// Where the router's state lives: in the Redis the first configuration's <c>router_settings</c> names, else in
+    /// this process. The container disposes it (and its Redis connection) at shutdown.
+    /// </summary>
+    private static IRouterState RouterState(IServiceProvider services) =>
+        services.GetRequiredService<ProxyRuntime>().Current.Config.Router.Redis is { } redis
+            ? new RedisRouterState(redis, services.GetRequiredService<ILogger<RedisRouterState>>())
+            : new InProcessRouterState();
 
     /// <summary>
     /// Starts the proxy. An address it cannot listen on (a port in use, an address this machine does not have)
