@@ -182,9 +182,8 @@ internal static partial class ConfigReader
         {
             var endpoint = $"{host}:{port.ToString(CultureInfo.InvariantCulture)}";
             var options = $"{endpoint},abortConnect=false,connectTimeout=2000,syncTimeout=1000,asyncTimeout=1000,connectRetry=1";
-            options += password is { Length: > 0 } ? $",password={password}" : "";
             options += ssl ? ",ssl=true" : "";
-            return new RedisSettings(options, endpoint);
+            return new RedisSettings(options, endpoint, password is { Length: > 0 } ? password : null);
         }
     }
 

@@ -89,6 +89,7 @@ internal enum ErrorClass
 internal sealed record GroupAlias(string Group, bool Hidden);
 
 /// <summary>A Redis server for shared router state.</summary>
-/// <param name="Configuration">A StackExchange.Redis configuration string (<c>host:port,password=…</c>).</param>
-/// <param name="Display">Where it is, without the password, for logs and status.</param>
-internal sealed record RedisSettings(string Configuration, string Display);
+/// <param name="Configuration">A StackExchange.Redis configuration string (<c>host:port,…</c>), without the password.</param>
+/// <param name="Display">Where it is, for logs and status.</param>
+/// <param name="Password">The password, kept apart so no character in it can be read as another option.</param>
+internal sealed record RedisSettings(string Configuration, string Display, string? Password = null);

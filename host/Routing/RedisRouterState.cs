@@ -50,6 +50,7 @@ internal sealed class RedisRouterState : IRouterState, IAsyncDisposable
         _settings = settings;
         _logger = logger;
         _options = ConfigurationOptions.Parse(settings.Configuration);
+        _options.Password = settings.Password;
         _options.ClientName = "pluginhost";
 
         // A command while disconnected fails at once (the embedded state answers) instead of waiting in a backlog.

@@ -435,6 +435,20 @@ public sealed class RouterTests
         Assert.That(error!.Message, Does.Contain(message));
     }
 
+    [TestCase("  redis_host: cache.internal\n  redis_port: 6380\n  redis_password: \"p,w=d\"\n")]
+    [TestCase("  redis_url: redis://:p%2Cw%3Dd@cache.internal:6380\n")]
+    public void A_redis_password_is_kept_apart_from_the_connection_options(string router)
+    {
+        var redis = PluginHost.Configuration.ConfigReader.Parse(Config(Deployment("flaky", "a"), router), "plugins.yaml").Router.Redis!;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(redis.Password, Is.EqualTo("p,w=d"));
+            Assert.That(redis.Display, Is.EqualTo("cache.internal:6380"));
+            Assert.That(redis.Configuration, Does.StartWith("cache.internal:6380,").And.Not.Contain("p,w"));
+        });
+    }
+
     [Test]
     public async Task Router_keys_under_litellm_settings_count_and_router_settings_wins()
     {
