@@ -27,6 +27,7 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton<ProxyRuntime>();
         builder.Services.AddSingleton<IRouterState, InProcessRouterState>();
         builder.Services.AddSingleton<Router>();
+        builder.Services.AddSingleton<ResponseStore>();
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();

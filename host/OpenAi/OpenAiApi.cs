@@ -10,6 +10,7 @@ internal static class OpenAiApi
     private static readonly (HandlerCapabilities Capability, string Path)[] Endpoints =
     [
         (HandlerCapabilities.ChatCompletions, "/v1/chat/completions"),
+        (HandlerCapabilities.ChatCompletions, "/v1/responses"),
         (HandlerCapabilities.TextCompletions, "/v1/completions"),
         (HandlerCapabilities.Embeddings, "/v1/embeddings"),
         (HandlerCapabilities.ImageGenerations, "/v1/images/generations"),
@@ -34,6 +35,8 @@ internal static class OpenAiApi
             api.MapPost("/images/generations", RequestPipeline.For<ImageGenerationsEndpoint, ImageGenerationRequest, ImageResponse>(runtime, router));
             api.MapPost("/images/edits", RequestPipeline.For<ImageEditsEndpoint, ImageEditRequest, ImageResponse>(runtime, router));
             api.MapPost("/rerank", RequestPipeline.For<RerankEndpoint, RerankRequest, RerankResponse>(runtime, router));
+            api.MapPost("/responses", RequestPipeline.For<ResponsesEndpoint, ResponsesRequest, ModelResponse>(runtime, router));
+            api.MapGet("/responses/{id}", ResponsesEndpoint.GetAsync);
             api.MapGet("/models", StatusEndpoints.ListModels);
             api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
         }
