@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 9 10; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 9 10 12a 12b; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -272,6 +272,14 @@ run_full() {
     row 10 && bench latency --number 10 --title 'router failover: 2 deployments, one failing every request, vs both healthy, at 300 req/s' \
       $(proxy_side failover) --b-label both-healthy --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model hi-pair \
       --rounds 6 --seconds 3 --rate 300 --target 5
+    row 12a && bench throughput --number 12a --title 'Hi! handler through the Responses API (/v1/responses) vs chat completions, throughput' \
+      --a-label responses --a-url "http://127.0.0.1:$PROXY_PORT/v1/responses" --a-key "$KEY" --a-model my-custom-model --a-api responses \
+      --b-label chat --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
+      --rounds 6 --seconds 3 --target 0.8
+    row 12b && bench throughput --number 12b --title 'Hi! handler through the Messages API (/v1/messages) vs chat completions, throughput' \
+      --a-label messages --a-url "http://127.0.0.1:$PROXY_PORT/v1/messages" --a-key "$KEY" --a-model my-custom-model --a-api messages \
+      --b-label chat --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
+      --rounds 6 --seconds 3 --target 0.8
     local proxy_port mini_port
     proxy_port="$(free_port)"
     mini_port="$(free_port)"

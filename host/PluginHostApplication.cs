@@ -28,6 +28,7 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton(RouterState);
         builder.Services.AddSingleton<Router>();
         builder.Services.AddHostedService<RouterStateStartup>();
+        builder.Services.AddSingleton<ResponseStore>();
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();

@@ -41,10 +41,11 @@ internal sealed class BenchArgs
         String($"{side}-label"),
         String($"{side}-url"),
         String($"{side}-model"),
-        Optional($"{side}-key") ?? Optional("key"));
+        Optional($"{side}-key") ?? Optional("key"),
+        Optional($"{side}-api") ?? "chat");
 
     public Report Report() => new(String("out"));
 }
 
-/// <summary>An endpoint to load: a chat completions URL, the model to ask for and the bearer key.</summary>
-internal sealed record Target(string Label, string Url, string Model, string? Key);
+/// <summary>An endpoint to load: its URL, the model to ask for, the bearer key, and the API shape of its requests (<c>chat</c>, <c>responses</c>, <c>messages</c>).</summary>
+internal sealed record Target(string Label, string Url, string Model, string? Key, string Api = "chat");

@@ -32,6 +32,18 @@ internal sealed class ChatClient : IDisposable
     public static byte[] Body(string model, bool stream, string content = "Say \\\"this is a test\\\" in JSON!") =>
         Encoding.UTF8.GetBytes($$"""{"model":"{{model}}","messages":[{"role":"user","content":"{{content}}"}]{{(stream ? ",\"stream\":true" : "")}}}""");
 
+    /// <summary>
+    /// The same request in the shape of <paramref name="target"/>'s API (<c>--a-api</c>): chat completions (the
+    /// default), OpenAI's Responses API (<c>responses</c>) or Anthropic's Messages API (<c>messages</c>).
+    /// </summary>
+    public static byte[] Body(Target target, bool stream, string content = "Say \\\"this is a test\\\" in JSON!") => target.Api switch
+    {
+        "chat" => Body(target.Model, stream, content),
+        "responses" => Encoding.UTF8.GetBytes($$"""{"model":"{{target.Model}}","input":"{{content}}"{{(stream ? ",\"stream\":true" : "")}}}"""),
+        "messages" => Encoding.UTF8.GetBytes($$"""{"model":"{{target.Model}}","max_tokens":256,"messages":[{"role":"user","content":"{{content}}"}]{{(stream ? ",\"stream\":true" : "")}}}"""),
+        var other => throw new ArgumentException($"api '{other}' of side '{target.Label}': expected chat, responses or messages"),
+    };
+
     public HttpRequestMessage Request(Target target, byte[] body)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, target.Url) { Content = new ByteArrayContent(body) };

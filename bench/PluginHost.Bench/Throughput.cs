@@ -66,7 +66,7 @@ internal static partial class Throughput
 
     private static string WriteScript(Target target)
     {
-        var body = Encoding.UTF8.GetString(ChatClient.Body(target.Model, stream: false)).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
+        var body = Encoding.UTF8.GetString(ChatClient.Body(target, stream: false)).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
         var path = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.lua");
         var auth = target.Key is null ? "" : $"wrk.headers[\"Authorization\"] = \"Bearer {target.Key}\"\n";
         File.WriteAllText(path, $"wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n{auth}wrk.body = '{body}'\n");

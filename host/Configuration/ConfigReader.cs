@@ -94,6 +94,7 @@ internal static partial class ConfigReader
         var maxRequestSizeMb = 32d;
         var requireHandlers = false;
         var limits = new RequestLimits();
+        var responsesStoreSize = ProxyConfig.DefaultResponsesStoreSize;
         if (reader.Child(root, "general_settings") is { } generalNode)
         {
             var general = reader.Mapping(generalNode, "general_settings");
@@ -121,17 +122,18 @@ internal static partial class ConfigReader
                 MaxImagesPerRequest = Limit("max_images_per_request", limits.MaxImagesPerRequest),
                 MaxImageSidePixels = Limit("max_image_side_px", limits.MaxImageSidePixels),
             };
+            responsesStoreSize = Limit("responses_store_size", responsesStoreSize, min: 0);
 
-            int Limit(string key, int fallback)
+            int Limit(string key, int fallback, int min = 1)
             {
                 if (reader.OptionalString(general, key, "general_settings") is not { } text)
                 {
                     return fallback;
                 }
 
-                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0
+                return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= min
                     ? value
-                    : throw reader.Error(generalNode, $"general_settings.{key} '{text}' is not a positive whole number.");
+                    : throw reader.Error(generalNode, $"general_settings.{key} '{text}' is not a {(min > 0 ? "positive" : "non-negative")} whole number.");
             }
         }
 
@@ -145,6 +147,7 @@ internal static partial class ConfigReader
             MaxRequestSizeMb = maxRequestSizeMb,
             RequireHandlers = requireHandlers,
             Limits = limits,
+            ResponsesStoreSize = responsesStoreSize,
             Router = ReadRouter(reader, root, models),
         };
     }

@@ -35,6 +35,14 @@ internal sealed record ProxyConfig
     /// <summary>Bounds on what one request may ask a handler to produce (<c>general_settings.max_…</c>).</summary>
     public RequestLimits Limits { get; init; } = new();
 
+    /// <summary>
+    /// <c>general_settings.responses_store_size</c>: how many recent Responses API answers this instance keeps for
+    /// <c>previous_response_id</c> and <c>GET /v1/responses/{id}</c> (the oldest go first; 0 keeps none).
+    /// </summary>
+    public int ResponsesStoreSize { get; init; } = DefaultResponsesStoreSize;
+
+    public const int DefaultResponsesStoreSize = 1000;
+
     public long MaxRequestBytes => (long)(MaxRequestSizeMb * 1024 * 1024);
 }
 

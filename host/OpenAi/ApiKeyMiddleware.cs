@@ -6,7 +6,8 @@ namespace PluginHost.OpenAi;
 
 /// <summary>
 /// With a <c>master_key</c>, every route but the liveness and readiness probes needs
-/// <c>Authorization: Bearer &lt;key&gt;</c>, compared in constant time. The key comes from the current
+/// <c>Authorization: Bearer &lt;key&gt;</c> (or, on a route whose <see cref="ApiShape"/> names one, the key in its
+/// own header: Anthropic's <c>x-api-key</c>), compared in constant time. The key comes from the current
 /// snapshot, so a configuration reload can change it.
 /// </summary>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtime)
@@ -16,13 +17,18 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
     public Task InvokeAsync(HttpContext context)
     {
         var key = runtime.Current.Config.MasterKey;
-        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(context.Request.Headers.Authorization.ToString(), HashOf(key)))
+        var headers = context.Request.Headers;
+        var keyHeader = key is null ? null : ApiShape.Of(context).KeyHeader;
+        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(headers.Authorization.ToString(), HashOf(key))
+            || (keyHeader is not null && headers[keyHeader].Count == 1 && Matches(headers[keyHeader].ToString(), HashOf(key))))
         {
             return next(context);
         }
 
-        var message = context.Request.Headers.Authorization.Count == 0
-            ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        var message = headers.Authorization.Count == 0 && (keyHeader is null || headers[keyHeader].Count == 0)
+            ? keyHeader is null
+                ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+                : $"You didn't provide an API key. You need to provide your API key in an {keyHeader} header or an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             : "Incorrect API key provided. Use the proxy's master_key (general_settings.master_key in its configuration).";
         context.Response.Headers.WWWAuthenticate = "Bearer";
         return ErrorWriter.WriteAsync(context, new OpenAiException(401, message, code: "invalid_api_key", type: "invalid_request_error"));
@@ -53,8 +59,13 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
             return false;
         }
 
+        return Matches(header.AsSpan(Scheme.Length), expected);
+    }
+
+    private static bool Matches(ReadOnlySpan<char> key, byte[] expected)
+    {
         // Hash the given key so the comparison takes the same time whatever its length.
-        var token = header.AsSpan(Scheme.Length).Trim();
+        var token = key.Trim();
         Span<byte> utf8 = token.Length <= 256 ? stackalloc byte[token.Length * 3] : new byte[Encoding.UTF8.GetMaxByteCount(token.Length)];
         var length = Encoding.UTF8.GetBytes(token, utf8);
         Span<byte> given = stackalloc byte[32];

@@ -58,8 +58,11 @@ internal interface IHandlerEndpoint<TRequest, TResponse>
 /// <param name="IncludeUsage">Whether the stream ends with a usage event (<c>stream_options.include_usage</c>).</param>
 internal readonly record struct HandlerStream(IAsyncEnumerable<GenericStreamingChunk> Chunks, IStreamFormat Format, bool IncludeUsage);
 
-/// <summary>Which deployment a request is for: the model name the client asked for and its deployment.</summary>
-internal readonly record struct RequestTarget(string RequestedModel, ModelDeployment Deployment);
+/// <summary>
+/// Which deployment a request is for: the model name the client asked for and its deployment; and the proxy's
+/// services, for an endpoint that keeps state between requests (the Responses API's store of recent answers).
+/// </summary>
+internal readonly record struct RequestTarget(string RequestedModel, ModelDeployment Deployment, IServiceProvider? Services = null);
 
 /// <summary>A handler's answer that cannot be written (a bug in the handler), described for the client.</summary>
 internal sealed class InvalidAnswerException(string problem) : Exception(problem);

@@ -1,15 +1,18 @@
 using Microsoft.AspNetCore.Diagnostics;
+using PluginHost.Anthropic;
 using PluginHost.Routing;
 using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
-/// <summary>Maps the OpenAI-compatible routes, each with and without the <c>/v1</c> prefix.</summary>
+/// <summary>Maps the OpenAI-compatible routes and Anthropic's <c>/v1/messages</c>, each with and without the <c>/v1</c> prefix.</summary>
 internal static class OpenAiApi
 {
     private static readonly (HandlerCapabilities Capability, string Path)[] Endpoints =
     [
         (HandlerCapabilities.ChatCompletions, "/v1/chat/completions"),
+        (HandlerCapabilities.ChatCompletions, "/v1/responses"),
+        (HandlerCapabilities.ChatCompletions, "/v1/messages"),
         (HandlerCapabilities.TextCompletions, "/v1/completions"),
         (HandlerCapabilities.Embeddings, "/v1/embeddings"),
         (HandlerCapabilities.ImageGenerations, "/v1/images/generations"),
@@ -34,6 +37,10 @@ internal static class OpenAiApi
             api.MapPost("/images/generations", RequestPipeline.For<ImageGenerationsEndpoint, ImageGenerationRequest, ImageResponse>(runtime, router));
             api.MapPost("/images/edits", RequestPipeline.For<ImageEditsEndpoint, ImageEditRequest, ImageResponse>(runtime, router));
             api.MapPost("/rerank", RequestPipeline.For<RerankEndpoint, RerankRequest, RerankResponse>(runtime, router));
+            api.MapPost("/responses", RequestPipeline.For<ResponsesEndpoint, ResponsesRequest, ModelResponse>(runtime, router));
+            api.MapGet("/responses/{id}", ResponsesEndpoint.GetAsync);
+            api.MapPost("/messages", RequestPipeline.For<MessagesEndpoint, ChatCompletionRequest, ModelResponse>(runtime, router))
+                .WithMetadata(AnthropicShape.Instance);
             api.MapGet("/models", StatusEndpoints.ListModels);
             api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
         }

@@ -38,10 +38,13 @@ internal sealed record OpenAiError(string Message, string Type, string? Param, s
 
 internal sealed record OpenAiErrorBody(OpenAiError Error);
 
-/// <summary>Writes errors; the one place where an exception becomes what the client sees.</summary>
+/// <summary>
+/// Writes errors; the one place where an exception becomes what the client sees, in the error shape of the route
+/// it asked for (<see cref="ApiShape"/>: OpenAI's unless the route says otherwise).
+/// </summary>
 internal static class ErrorWriter
 {
-    public static Task WriteAsync(HttpContext context, OpenAiException error)
+    public static async Task WriteAsync(HttpContext context, OpenAiException error)
     {
         var response = context.Response;
         response.StatusCode = error.Status;
@@ -51,11 +54,10 @@ internal static class ErrorWriter
             response.Headers.RetryAfter = Math.Max(0, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        var body = new OpenAiErrorBody(new OpenAiError(error.Message, error.Type, error.Param, error.Code));
-        return JsonSerializer.SerializeAsync(response.Body, body, WireJsonContext.Wire.OpenAiErrorBody, context.RequestAborted);
+        await response.Body.WriteAsync(ApiShape.Of(context).ErrorBody(error), context.RequestAborted);
     }
 
-    /// <summary>The SSE event for an error after the stream has started.</summary>
+    /// <summary>OpenAI's error body for <paramref name="error"/>.</summary>
     public static byte[] ToJson(OpenAiException error) =>
         JsonSerializer.SerializeToUtf8Bytes(new OpenAiErrorBody(new OpenAiError(error.Message, error.Type, error.Param, error.Code)), WireJsonContext.Wire.OpenAiErrorBody);
 }

@@ -198,4 +198,17 @@ internal static class RequestFields
         JsonValueKind.Null => "null",
         _ => "nothing",
     };
+
+    /// <summary>A JSON value built with a writer.</summary>
+    public static JsonElement Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
 }

@@ -65,7 +65,7 @@ internal static class RequestPipeline
             try
             {
                 request = request is null
-                    ? await Read<TEndpoint, TRequest, TResponse>(input, new RequestTarget(input.Model, route.Deployment), config.Limits, context.RequestAborted)
+                    ? await Read<TEndpoint, TRequest, TResponse>(input, new RequestTarget(input.Model, route.Deployment, context.RequestServices), config.Limits, context.RequestAborted)
                     : Retarget(request, route.Deployment);
                 var streams = record.Stream = TEndpoint.Streams(request);
                 deadline = Deadline.Start(context.RequestAborted, overrides.TotalFor(route.Deployment, settings), streams ? overrides.FirstChunkFor(route.Deployment, settings) : null);

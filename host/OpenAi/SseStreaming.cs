@@ -12,13 +12,24 @@ internal interface IStreamFormat
     /// <summary>Writes the events for <paramref name="chunk"/> (none, one or several).</summary>
     void Add(GenericStreamingChunk chunk, SseEvents events);
 
-    /// <summary>Writes what closes the stream: open choices' finish, the usage chunk when asked for (not <c>[DONE]</c>).</summary>
+    /// <summary>Writes what closes the stream: open choices' finish, the usage chunk when asked for (not <see cref="Terminator"/>).</summary>
     void Complete(bool includeUsage, SseEvents events);
+
+    /// <summary>The bytes after the last event of a complete stream: OpenAI's <c>data: [DONE]</c>; none for APIs whose last event says it.</summary>
+    ReadOnlySpan<byte> Terminator => "data: [DONE]\n\n"u8;
+
+    /// <summary>
+    /// Writes the event that ends a stream failing after its first chunk. OpenAI's chat and text completions send
+    /// <c>data: {"error":…}</c>, with the HTTP status (which can no longer be sent) as <c>code</c> when the
+    /// handler gave no code of its own, as LiteLLM does.
+    /// </summary>
+    void Fail(OpenAiException error, SseEvents events) => events.Raw(SseStreaming.OpenAiErrorEvent(error));
 }
 
 /// <summary>
 /// Serves a handler's stream as server-sent events. An error before the first chunk is a plain HTTP error;
-/// after it, the status is sent, so the error becomes one <c>data: {"error":…}</c> event and the stream ends.
+/// after it, the status is sent, so the error becomes the format's error event (<see cref="IStreamFormat.Fail"/>)
+/// and the stream ends.
 /// Each chunk's events are built in a buffer and then written and flushed together: the client sees every
 /// chunk as soon as the handler yields it, and a chunk that cannot be written never leaves half an event.
 /// </summary>
@@ -83,7 +94,7 @@ internal static class SseStreaming
                 {
                     events.Discard();
                     var error = new InvalidOperationException($"it yielded a chunk that cannot be written ({ex.GetType().Name}: {ex.Message})", ex);
-                    await WriteErrorAsync(pipe, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName), context.RequestAborted);
+                    await WriteErrorAsync(pipe, format, events, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName), context.RequestAborted);
                     return usage;
                 }
 
@@ -99,13 +110,13 @@ internal static class SseStreaming
                 catch (Exception ex)
                 {
                     var error = ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName);
-                    await WriteErrorAsync(pipe, error, context.RequestAborted);
+                    await WriteErrorAsync(pipe, format, events, error, context.RequestAborted);
                     return usage;
                 }
             }
 
             format.Complete(includeUsage, events);
-            events.Raw("data: [DONE]\n\n"u8);
+            events.Raw(format.Terminator);
             await events.FlushToAsync(pipe, context.RequestAborted);
             return usage;
         }
@@ -141,24 +152,25 @@ internal static class SseStreaming
             : throw new InvalidOperationException("the stream yielded null instead of a GenericStreamingChunk");
     }
 
-    /// <summary>
-    /// The error event. Its HTTP status can no longer be sent, so, as LiteLLM does, <c>code</c> carries it
-    /// when the handler gave no code of its own.
-    /// </summary>
-    private static async Task WriteErrorAsync(PipeWriter pipe, OpenAiException error, CancellationToken cancellationToken)
+    /// <summary>The format's error event, sent on its own (whatever a failed chunk had begun was discarded).</summary>
+    private static async Task WriteErrorAsync(PipeWriter pipe, IStreamFormat format, SseEvents events, OpenAiException error, CancellationToken cancellationToken)
+    {
+        format.Fail(error, events);
+        await events.FlushToAsync(pipe, cancellationToken);
+    }
+
+    /// <summary>OpenAI's error event: <c>data: {"error":…}</c>, with the HTTP status as <c>code</c> when there is no other.</summary>
+    public static byte[] OpenAiErrorEvent(OpenAiException error)
     {
         var withStatus = error.Code is null ? new OpenAiException(error.Status, error.Message, error.Param, error.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Type) : error;
-        pipe.Write("data: "u8);
-        pipe.Write(ErrorWriter.ToJson(withStatus));
-        pipe.Write("\n\n"u8);
-        await pipe.FlushAsync(cancellationToken);
+        return [.. "data: "u8, .. ErrorWriter.ToJson(withStatus), .. "\n\n"u8];
     }
 }
 
 /// <summary>A handler's stream, started: positioned on its first chunk unless it had none.</summary>
 internal readonly record struct StartedStream(IAsyncEnumerator<GenericStreamingChunk> Chunks, bool HasChunk);
 
-/// <summary>A buffer of <c>data: …\n\n</c> events, written to the response together.</summary>
+/// <summary>A buffer of <c>data: …\n\n</c> events (or named ones, <c>event: …\ndata: …\n\n</c>), written to the response together.</summary>
 internal sealed class SseEvents
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
@@ -175,6 +187,15 @@ internal sealed class SseEvents
         _buffer.Write("data: "u8);
         _json.Reset(_buffer);
         return _json;
+    }
+
+    /// <summary>Starts an event named <paramref name="name"/> (<c>event: NAME</c>); write one JSON value, then call <see cref="End"/>.</summary>
+    public Utf8JsonWriter Begin(ReadOnlySpan<byte> name)
+    {
+        _buffer.Write("event: "u8);
+        _buffer.Write(name);
+        _buffer.Write("\n"u8);
+        return Begin();
     }
 
     public void End()

@@ -134,10 +134,12 @@ public sealed class PipelineTests
             m => m.GetProperty("supported_endpoints").EnumerateArray().Select(e => e.GetString()).ToArray());
         var one = await _proxy.Http.GetFromJsonAsync<JsonElement>("/v1/models/embed-only");
 
+        // A handler with chat methods also serves the Responses and Messages APIs, translated onto them.
+        string[] all = [AllEndpoints[0], "/v1/responses", "/v1/messages", .. AllEndpoints[1..]];
         Assert.Multiple(() =>
         {
-            Assert.That(endpoints["everything"], Is.EqualTo(AllEndpoints));
-            Assert.That(endpoints["bad"], Is.EqualTo(AllEndpoints));
+            Assert.That(endpoints["everything"], Is.EqualTo(all));
+            Assert.That(endpoints["bad"], Is.EqualTo(all));
             Assert.That(endpoints["embed-only"], Is.EqualTo(new[] { "/v1/embeddings" }));
             Assert.That(one.GetProperty("supported_endpoints").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "/v1/embeddings" }));
         });

@@ -20,6 +20,8 @@ public sealed class EveryReaderTests
         ["embeddings"] = ("""{{"model":"m","input":"{0}"{1}}}""", (root, limits) => EmbeddingsEndpoint.Read(root, Target, limits)),
         ["images"] = ("""{{"model":"m","prompt":"{0}"{1}}}""", (root, limits) => ImageGenerationsEndpoint.Read(root, Target, limits)),
         ["rerank"] = ("""{{"model":"m","query":"{0}","documents":["doc"]{1}}}""", (root, limits) => RerankEndpoint.Read(root, Target, limits)),
+        ["responses"] = ("""{{"model":"m","input":"{0}"{1}}}""", (root, limits) => ResponsesEndpoint.Read(root, Target, limits)),
+        ["messages"] = ("""{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"{0}"}}]{1}}}""", (root, limits) => PluginHost.Anthropic.MessagesEndpoint.Read(root, Target, limits)),
     };
 
     public static readonly string[] Endpoints = [.. Readers.Keys];
