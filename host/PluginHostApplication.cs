@@ -16,6 +16,7 @@ internal static class PluginHostApplication
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        AddConsoleLog(builder.Logging, options.LogFormat);
         logging?.Invoke(builder.Logging);
         builder.WebHost.UseKestrel(kestrel =>
         {
@@ -38,6 +39,31 @@ internal static class PluginHostApplication
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();
         app.MapOpenAiApi();
         return app;
+    }
+
+    /// <summary>
+    /// The console log, one line per entry: readable (UTC time, level, category, message) or, with
+    /// <c>--log-format json</c>, one JSON object whose <c>State</c> holds the entry's fields, typed.
+    /// </summary>
+    private static void AddConsoleLog(ILoggingBuilder logging, LogFormat format)
+    {
+        const string Timestamp = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        if (format == LogFormat.Json)
+        {
+            logging.AddJsonConsole(json =>
+            {
+                json.UseUtcTimestamp = true;
+                json.TimestampFormat = Timestamp.TrimEnd();
+            });
+            return;
+        }
+
+        logging.AddSimpleConsole(plain =>
+        {
+            plain.SingleLine = true;
+            plain.UseUtcTimestamp = true;
+            plain.TimestampFormat = Timestamp;
+        });
     }
 
     /// <summary>
