@@ -1,7 +1,9 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using PluginHost.Configuration;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
 using PluginHost.Routing;
+using PluginHost.Telemetry;
 
 namespace PluginHost;
 
@@ -28,6 +30,8 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton<ProxyRuntime>();
         builder.Services.AddSingleton<IRouterState, InProcessRouterState>();
         builder.Services.AddSingleton<Router>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RequestHistory>();
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using PluginHost.Routing;
 using PluginHost.Sdk;
+using PluginHost.Telemetry;
 
 namespace PluginHost.OpenAi;
 
@@ -83,7 +84,7 @@ internal static class SseStreaming
                 {
                     events.Discard();
                     var error = new InvalidOperationException($"it yielded a chunk that cannot be written ({ex.GetType().Name}: {ex.Message})", ex);
-                    await WriteErrorAsync(pipe, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName), context.RequestAborted);
+                    await WriteErrorAsync(context, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName));
                     return usage;
                 }
 
@@ -99,7 +100,7 @@ internal static class SseStreaming
                 catch (Exception ex)
                 {
                     var error = ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName);
-                    await WriteErrorAsync(pipe, error, context.RequestAborted);
+                    await WriteErrorAsync(context, error);
                     return usage;
                 }
             }
@@ -143,10 +144,17 @@ internal static class SseStreaming
 
     /// <summary>
     /// The error event. Its HTTP status can no longer be sent, so, as LiteLLM does, <c>code</c> carries it
-    /// when the handler gave no code of its own.
+    /// when the handler gave no code of its own; the request's record keeps its class for the access log.
     /// </summary>
-    private static async Task WriteErrorAsync(PipeWriter pipe, OpenAiException error, CancellationToken cancellationToken)
+    private static async Task WriteErrorAsync(HttpContext context, OpenAiException error)
     {
+        if (context.Features.Get<RequestRecord>() is { } record)
+        {
+            record.ErrorType = ErrorClasses.Of(error.Status, error.Code).ToString();
+        }
+
+        var pipe = context.Response.BodyWriter;
+        var cancellationToken = context.RequestAborted;
         var withStatus = error.Code is null ? new OpenAiException(error.Status, error.Message, error.Param, error.Status.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Type) : error;
         pipe.Write("data: "u8);
         pipe.Write(ErrorWriter.ToJson(withStatus));
