@@ -3,6 +3,7 @@ using PluginHost.Configuration;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
 using PluginHost.Routing;
+using PluginHost.StatusPage;
 using PluginHost.Telemetry;
 
 namespace PluginHost;
@@ -42,6 +43,7 @@ internal static class PluginHostApplication
         // Load before listening: a bad first configuration fails startup with a message naming the file and key.
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();
         app.MapOpenAiApi();
+        app.MapStatusPage();
         return app;
     }
 
