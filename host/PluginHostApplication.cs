@@ -1,7 +1,10 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using PluginHost.Configuration;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
 using PluginHost.Routing;
+using PluginHost.StatusPage;
+using PluginHost.Telemetry;
 
 namespace PluginHost;
 
@@ -16,6 +19,7 @@ internal static class PluginHostApplication
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        AddConsoleLog(builder.Logging, options.LogFormat);
         logging?.Invoke(builder.Logging);
         builder.WebHost.UseKestrel(kestrel =>
         {
@@ -29,6 +33,8 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton<Router>();
         builder.Services.AddHostedService<RouterStateStartup>();
         builder.Services.AddSingleton<ResponseStore>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RequestHistory>();
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();
@@ -42,6 +48,7 @@ internal static class PluginHostApplication
         // The router state follows the first configuration: a reload cannot move it to (or off) another Redis.
         app.Services.GetRequiredService<IRouterState>();
         app.MapOpenAiApi();
+        app.MapStatusPage();
         return app;
     }
 
@@ -53,6 +60,31 @@ internal static class PluginHostApplication
         services.GetRequiredService<ProxyRuntime>().Current.Config.Router.Redis is { } redis
             ? new RedisRouterState(redis, services.GetRequiredService<ILogger<RedisRouterState>>())
             : new InProcessRouterState();
+
+    /// <summary>
+    /// The console log, one line per entry: readable (UTC time, level, category, message) or, with
+    /// <c>--log-format json</c>, one JSON object whose <c>State</c> holds the entry's fields, typed.
+    /// </summary>
+    private static void AddConsoleLog(ILoggingBuilder logging, LogFormat format)
+    {
+        const string Timestamp = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        if (format == LogFormat.Json)
+        {
+            logging.AddJsonConsole(json =>
+            {
+                json.UseUtcTimestamp = true;
+                json.TimestampFormat = Timestamp.TrimEnd();
+            });
+            return;
+        }
+
+        logging.AddSimpleConsole(plain =>
+        {
+            plain.SingleLine = true;
+            plain.UseUtcTimestamp = true;
+            plain.TimestampFormat = Timestamp;
+        });
+    }
 
     /// <summary>
     /// Starts the proxy. An address it cannot listen on (a port in use, an address this machine does not have)

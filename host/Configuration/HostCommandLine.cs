@@ -84,11 +84,23 @@ internal static class HostCommandLine
 
     private static readonly Option<double> ConstructorTimeout = Seconds("--constructor-timeout", "How long a handler's constructor may run before its version counts as failed", Defaults.ConstructorTimeout);
 
+    private static readonly Option<LogFormat> Format = Valued(
+        new Option<LogFormat>("--log-format") { HelpName = "FORMAT" },
+        "How the console log is written, the access log included",
+        "plain (one readable line per entry, the access log as key=value pairs) or json (one JSON object per line)",
+        text => text.ToLowerInvariant() switch
+        {
+            "plain" => (true, LogFormat.Plain),
+            "json" => (true, LogFormat.Json),
+            _ => (false, default),
+        },
+        defaultText: "plain"); // not given, the option's value is default(LogFormat), Plain
+
     private static readonly RootCommand Root = new(
         "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
         "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error).")
     {
-        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout,
+        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, Format,
     };
 
     // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
@@ -129,6 +141,7 @@ internal static class HostCommandLine
             UnloadTimeout = TimeSpan.FromSeconds(result.GetValue(UnloadTimeout)),
             ShutdownTimeout = TimeSpan.FromSeconds(result.GetValue(ShutdownTimeout)),
             ConstructorTimeout = TimeSpan.FromSeconds(result.GetValue(ConstructorTimeout)),
+            LogFormat = result.GetValue(Format),
         };
         CheckPathsExist(options);
         CheckWatchFlagsAgree(result);

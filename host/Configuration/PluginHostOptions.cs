@@ -63,8 +63,21 @@ internal sealed record PluginHostOptions
     /// <summary>How long graceful shutdown waits for running requests and streams.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>--log-format</c>: how the console log is written, the access log included.</summary>
+    public LogFormat LogFormat { get; init; } = LogFormat.Plain;
+
     public string ResolvedConfigPath => Path.GetFullPath(ConfigPath);
 
     public string ResolvedPluginsDirectory =>
         Path.GetFullPath(PluginsDirectory ?? Path.Combine(Path.GetDirectoryName(ResolvedConfigPath)!, "plugins"));
+}
+
+/// <summary>How the console log is written (<c>--log-format</c>).</summary>
+internal enum LogFormat
+{
+    /// <summary>One readable line per entry: time, level, category, message (the access log's message is <c>key=value</c> pairs).</summary>
+    Plain,
+
+    /// <summary>One JSON object per line, the message's fields as typed values under <c>State</c>.</summary>
+    Json,
 }

@@ -5,7 +5,8 @@ using PluginHost.Routing;
 namespace PluginHost.OpenAi;
 
 /// <summary>
-/// With a <c>master_key</c>, every route but the liveness and readiness probes needs
+/// With a <c>master_key</c>, every route but the liveness and readiness probes and the status page itself
+/// (<c>GET /ui</c>, which asks for the key and sends it with what it reads) needs
 /// <c>Authorization: Bearer &lt;key&gt;</c> (or, on a route whose <see cref="ApiShape"/> names one, the key in its
 /// own header: Anthropic's <c>x-api-key</c>), compared in constant time. The key comes from the current
 /// snapshot, so a configuration reload can change it.
@@ -36,7 +37,8 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
 
     private static bool IsOpen(PathString path) =>
         path.Equals("/health/liveliness", StringComparison.Ordinal) || path.Equals("/health/readiness", StringComparison.Ordinal)
-        || path.Equals("/health/liveness", StringComparison.Ordinal);
+        || path.Equals("/health/liveness", StringComparison.Ordinal)
+        || path.Equals("/ui", StringComparison.Ordinal) || path.Equals("/ui/", StringComparison.Ordinal);
 
     /// <summary>The key's hash, computed once per key (a reload may change the key).</summary>
     private byte[] HashOf(string key)

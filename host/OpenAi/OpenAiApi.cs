@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using PluginHost.Anthropic;
 using PluginHost.Routing;
 using PluginHost.Sdk;
+using PluginHost.Telemetry;
 
 namespace PluginHost.OpenAi;
 
@@ -22,6 +23,8 @@ internal static class OpenAiApi
 
     public static WebApplication MapOpenAiApi(this WebApplication app)
     {
+        // First, so the access log sees the status the client got, whoever answered.
+        app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<ErrorHandlingMiddleware>();
         app.UseStatusCodePages(WriteStatusCodeError);
         app.UseMiddleware<ApiKeyMiddleware>();
@@ -45,11 +48,12 @@ internal static class OpenAiApi
             api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
         }
 
-        app.MapGet("/health/liveliness", StatusEndpoints.Liveliness);
-        app.MapGet("/health/liveness", StatusEndpoints.Liveliness);
-        app.MapGet("/health/readiness", StatusEndpoints.Readiness);
-        app.MapGet("/plugins", StatusEndpoints.Plugins);
-        app.MapGet("/router", StatusEndpoints.RouterStatus);
+        // Probes and status JSON: in the access log, not in the status page's request charts.
+        app.MapGet("/health/liveliness", StatusEndpoints.Liveliness).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/health/liveness", StatusEndpoints.Liveliness).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/health/readiness", StatusEndpoints.Readiness).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/plugins", StatusEndpoints.Plugins).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/router", StatusEndpoints.RouterStatus).WithMetadata(RequestHistory.NotCounted.Instance);
         return app;
     }
 

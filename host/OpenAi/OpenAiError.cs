@@ -69,6 +69,7 @@ internal static class ErrorWriter
 [JsonSerializable(typeof(Readiness))]
 [JsonSerializable(typeof(PluginsStatus))]
 [JsonSerializable(typeof(RouterStatusBody))]
+[JsonSerializable(typeof(PluginHost.Telemetry.HistoryBody))]
 [JsonSerializable(typeof(string))]
 internal sealed partial class WireJsonContext : JsonSerializerContext
 {

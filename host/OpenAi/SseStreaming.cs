@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text.Json;
 using PluginHost.Routing;
 using PluginHost.Sdk;
+using PluginHost.Telemetry;
 
 namespace PluginHost.OpenAi;
 
@@ -94,7 +95,7 @@ internal static class SseStreaming
                 {
                     events.Discard();
                     var error = new InvalidOperationException($"it yielded a chunk that cannot be written ({ex.GetType().Name}: {ex.Message})", ex);
-                    await WriteErrorAsync(pipe, format, events, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName), context.RequestAborted);
+                    await WriteErrorAsync(context, format, events, ErrorHandlingMiddleware.ToOpenAi(error, binding.HandlerName));
                     return usage;
                 }
 
@@ -110,7 +111,7 @@ internal static class SseStreaming
                 catch (Exception ex)
                 {
                     var error = ErrorHandlingMiddleware.ToOpenAi(deadline.Translate(ex, binding.HandlerName), binding.HandlerName);
-                    await WriteErrorAsync(pipe, format, events, error, context.RequestAborted);
+                    await WriteErrorAsync(context, format, events, error);
                     return usage;
                 }
             }
@@ -152,11 +153,19 @@ internal static class SseStreaming
             : throw new InvalidOperationException("the stream yielded null instead of a GenericStreamingChunk");
     }
 
-    /// <summary>The format's error event, sent on its own (whatever a failed chunk had begun was discarded).</summary>
-    private static async Task WriteErrorAsync(PipeWriter pipe, IStreamFormat format, SseEvents events, OpenAiException error, CancellationToken cancellationToken)
+    /// <summary>
+    /// The format's error event, sent on its own (whatever a failed chunk had begun was discarded); the request's
+    /// record keeps the error's class for the access log.
+    /// </summary>
+    private static async Task WriteErrorAsync(HttpContext context, IStreamFormat format, SseEvents events, OpenAiException error)
     {
+        if (context.Features.Get<RequestRecord>() is { } record)
+        {
+            record.ErrorType = ErrorClasses.Of(error.Status, error.Code).ToString();
+        }
+
         format.Fail(error, events);
-        await events.FlushToAsync(pipe, cancellationToken);
+        await events.FlushToAsync(context.Response.BodyWriter, context.RequestAborted);
     }
 
     /// <summary>OpenAI's error event: <c>data: {"error":…}</c>, with the HTTP status as <c>code</c> when there is no other.</summary>

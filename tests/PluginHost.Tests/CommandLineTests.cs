@@ -83,6 +83,15 @@ public sealed class CommandLineTests
         Assert.That((interval.Watch, interval.Poll, interval.PollInterval), Is.EqualTo((true, true, TimeSpan.FromSeconds(0.25))));
     }
 
+    [TestCase("plain", "Plain")]
+    [TestCase("json", "Json")]
+    [TestCase("JSON", "Json")]
+    public void Log_format_takes_plain_or_json(string value, string format)
+    {
+        Assert.That(Parse("--log-format", value).LogFormat, Is.EqualTo(Enum.Parse<LogFormat>(format)));
+        Assert.That(Parse().LogFormat, Is.EqualTo(LogFormat.Plain));
+    }
+
     [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "1", true)]
     [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "true", true)]
     [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "TRUE", true)]
@@ -175,6 +184,9 @@ public sealed class CommandLineTests
         yield return Case("--poll", "--poll", "--no-watch");
         yield return Case("--poll-interval", "--no-watch", "--poll-interval", "2");
         yield return Case("yes", "--poll", "yes");
+        yield return Case("--log-format", "--log-format", "xml");
+        yield return Case("--log-format", "--log-format", "");
+        yield return Case("--log-format", "--log-format");
         foreach (var timeout in new[] { "--drain-timeout", "--unload-timeout", "--shutdown-timeout", "--constructor-timeout" })
         {
             foreach (var value in new[] { "abc", "0", "-1", "0.0001", "86401", "1e300", "NaN", "Infinity" })
@@ -211,6 +223,7 @@ public sealed class CommandLineTests
     [TestCase("--host", "example.org", "an IPv4 or IPv6 address")]
     [TestCase("--drain-timeout", "0", "a number of seconds from 0.001 to 86400")]
     [TestCase("--plugins", "/no/such/folder", "an existing folder")]
+    [TestCase("--log-format", "xml", "plain (one readable line per entry, the access log as key=value pairs) or json")]
     public void A_wrong_value_says_what_the_flag_accepts(string flag, string value, string accepted)
     {
         var error = Assert.Throws<CommandLineException>(() => Parse(flag, value));
@@ -238,12 +251,12 @@ public sealed class CommandLineTests
 
         Assert.That(options, Is.Null);
         var text = output.ToString();
-        foreach (var flag in new[] { "-c, --config <FILE>", "--plugins <DIR>", "--host <ADDRESS>", "-p, --port <PORT>", "--no-watch", "--poll", "--poll-interval <SECONDS>", "--drain-timeout <SECONDS>", "--unload-timeout <SECONDS>", "--shutdown-timeout <SECONDS>", "--constructor-timeout <SECONDS>", "--help" })
+        foreach (var flag in new[] { "-c, --config <FILE>", "--plugins <DIR>", "--host <ADDRESS>", "-p, --port <PORT>", "--no-watch", "--poll", "--poll-interval <SECONDS>", "--drain-timeout <SECONDS>", "--unload-timeout <SECONDS>", "--shutdown-timeout <SECONDS>", "--constructor-timeout <SECONDS>", "--log-format <FORMAT>", "--help" })
         {
             Assert.That(text, Does.Contain(flag));
         }
 
-        Assert.That(text, Does.Contain("[default: plugins.yaml]").And.Contain("[default: 0.0.0.0]").And.Contain("[default: 4000]").And.Contain("[default: 300]"));
+        Assert.That(text, Does.Contain("[default: plugins.yaml]").And.Contain("[default: 0.0.0.0]").And.Contain("[default: 4000]").And.Contain("[default: 300]").And.Contain("[default: plain]"));
         Assert.That(text, Does.Contain("a number from 0 to 65535").And.Contain("localhost").And.Contain("beside the configuration file"));
         Assert.That(text, Does.Contain("DOTNET_USE_POLLING_FILE_WATCHER").And.Contain("PLUGINHOST_USE_POLLING_FILE_WATCHER"));
     }
