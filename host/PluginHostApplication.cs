@@ -20,6 +20,11 @@ internal static class PluginHostApplication
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         AddConsoleLog(builder.Logging, options.LogFormat);
+        if (!options.AccessLog)
+        {
+            builder.Logging.AddFilter("PluginHost.Access", LogLevel.None);
+        }
+
         logging?.Invoke(builder.Logging);
         builder.WebHost.UseKestrel(kestrel =>
         {

@@ -63,6 +63,9 @@ internal sealed record PluginHostOptions
     /// <summary>How long graceful shutdown waits for running requests and streams.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary><c>--access-log</c>: write one line per request.</summary>
+    public bool AccessLog { get; init; }
+
     /// <summary><c>--log-format</c>: how the console log is written, the access log included.</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Plain;
 

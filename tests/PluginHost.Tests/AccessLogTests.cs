@@ -239,9 +239,9 @@ public sealed partial class AccessLogTests
     }
 
     [Test]
-    public async Task The_executable_writes_one_plain_line_per_request_by_default()
+    public async Task The_executable_with_access_log_writes_one_plain_line_per_request()
     {
-        await using var host = await HostProcess.StartAsync();
+        await using var host = await HostProcess.StartAsync("--access-log");
 
         await host.ChatAsync(Secret);
         var line = await host.LineAsync(l => l.Contains("PluginHost.Access", StringComparison.Ordinal) && l.Contains("path=/v1/chat/completions", StringComparison.Ordinal));
@@ -253,7 +253,7 @@ public sealed partial class AccessLogTests
     [Test]
     public async Task The_executable_with_log_format_json_writes_one_JSON_object_per_line_with_typed_fields()
     {
-        await using var host = await HostProcess.StartAsync("--log-format", "json");
+        await using var host = await HostProcess.StartAsync("--access-log", "--log-format", "json");
 
         await host.ChatAsync(Secret);
         var line = await host.LineAsync(l => l.Contains("\"PluginHost.Access\"", StringComparison.Ordinal) && l.Contains("/v1/chat/completions", StringComparison.Ordinal));
@@ -291,9 +291,22 @@ public sealed partial class AccessLogTests
     }
 
     [Test]
+    public async Task Without_access_log_the_executable_writes_no_access_line()
+    {
+        await using var host = await HostProcess.StartAsync();
+
+        await host.ChatAsync(Secret);
+        using var health = await host.Http.GetAsync("/health/readiness");
+        var output = await host.StopAsync();
+
+        Assert.That(output, Has.None.Contains("PluginHost.Access"));
+        Assert.That(output, Has.Some.Contains("Now listening on"), "the rest of the console log is still written");
+    }
+
+    [Test]
     public async Task The_access_log_is_a_category_that_configuration_can_turn_off()
     {
-        await using var host = await HostProcess.StartAsync(environment: ("Logging__LogLevel__PluginHost.Access", "None"));
+        await using var host = await HostProcess.StartAsync(("Logging__LogLevel__PluginHost.Access", "None"), "--access-log");
 
         await host.ChatAsync(Secret);
         using var health = await host.Http.GetAsync("/health/readiness");

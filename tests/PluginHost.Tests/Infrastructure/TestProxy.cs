@@ -60,7 +60,7 @@ internal sealed class TestProxy : IAsyncDisposable
         }
 
         var logs = new TestLogs();
-        string[] args = ["--config", Path.Combine(root, "plugins.yaml"), "--port", "0", "--host", "127.0.0.1", .. watch ? Array.Empty<string>() : ["--no-watch"], .. extraArgs];
+        string[] args = ["--config", Path.Combine(root, "plugins.yaml"), "--port", "0", "--host", "127.0.0.1", "--access-log", .. watch ? Array.Empty<string>() : ["--no-watch"], .. extraArgs];
         WebApplication app;
         try
         {
