@@ -2,10 +2,11 @@ using PluginHost.Configuration;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
 using PluginHost.Routing;
+using PluginHost.Telemetry;
 
 namespace PluginHost;
 
-/// <summary>Builds the proxy: the command line, the plugins, Kestrel and the OpenAI routes.</summary>
+/// <summary>Builds the proxy: the command line, the plugins, Kestrel, telemetry and the OpenAI routes.</summary>
 internal static class PluginHostApplication
 {
     /// <summary>Builds the proxy from a command line; one that asks for <c>--help</c> is Program's to answer.</summary>
@@ -27,12 +28,14 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton<ProxyRuntime>();
         builder.Services.AddSingleton<IRouterState, InProcessRouterState>();
         builder.Services.AddSingleton<Router>();
+        builder.AddPluginHostTelemetry(TelemetryOptions.From(builder.Configuration));
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();
         }
 
         var app = builder.Build();
+        app.UsePluginHostTelemetry();
 
         // Load before listening: a bad first configuration fails startup with a message naming the file and key.
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();

@@ -1,13 +1,15 @@
 using System.Security.Cryptography;
 using System.Text;
+using PluginHost.Configuration;
 using PluginHost.Routing;
+using PluginHost.Telemetry;
 
 namespace PluginHost.OpenAi;
 
 /// <summary>
-/// With a <c>master_key</c>, every route but the liveness and readiness probes needs
-/// <c>Authorization: Bearer &lt;key&gt;</c>, compared in constant time. The key comes from the current
-/// snapshot, so a configuration reload can change it.
+/// With a <c>master_key</c>, every route but the liveness and readiness probes (and <c>/metrics</c> when
+/// <c>general_settings.metrics_require_key</c> is false) needs <c>Authorization: Bearer &lt;key&gt;</c>, compared in
+/// constant time. The key comes from the current snapshot, so a configuration reload can change it.
 /// </summary>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtime)
 {
@@ -15,8 +17,9 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
 
     public Task InvokeAsync(HttpContext context)
     {
-        var key = runtime.Current.Config.MasterKey;
-        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(context.Request.Headers.Authorization.ToString(), HashOf(key)))
+        var config = runtime.Current.Config;
+        var key = config.MasterKey;
+        if (key is null || IsOpen(context.Request.Path, config) || IsAuthorized(context.Request.Headers.Authorization.ToString(), HashOf(key)))
         {
             return next(context);
         }
@@ -28,9 +31,10 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
         return ErrorWriter.WriteAsync(context, new OpenAiException(401, message, code: "invalid_api_key", type: "invalid_request_error"));
     }
 
-    private static bool IsOpen(PathString path) =>
+    private static bool IsOpen(PathString path, ProxyConfig config) =>
         path.Equals("/health/liveliness", StringComparison.Ordinal) || path.Equals("/health/readiness", StringComparison.Ordinal)
-        || path.Equals("/health/liveness", StringComparison.Ordinal);
+        || path.Equals("/health/liveness", StringComparison.Ordinal)
+        || (!config.MetricsRequireKey && path.Equals(TelemetrySetup.MetricsPath, StringComparison.Ordinal));
 
     /// <summary>The key's hash, computed once per key (a reload may change the key).</summary>
     private byte[] HashOf(string key)
