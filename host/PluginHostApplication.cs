@@ -1,3 +1,4 @@
+using OpenTelemetry.Trace;
 using PluginHost.Configuration;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
@@ -10,10 +11,13 @@ namespace PluginHost;
 internal static class PluginHostApplication
 {
     /// <summary>Builds the proxy from a command line; one that asks for <c>--help</c> is Program's to answer.</summary>
-    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? logging = null) =>
-        Build(HostCommandLine.Parse(args, TextWriter.Null) ?? throw new ArgumentException("The command line asks for --help or --version, which Program answers.", nameof(args)), logging);
+    /// <param name="args">The command line.</param>
+    /// <param name="logging">Configures logging further (tests collect the logs).</param>
+    /// <param name="tracing">Turns tracing on and configures it further (tests add an in-memory exporter).</param>
+    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? logging = null, Action<TracerProviderBuilder>? tracing = null) =>
+        Build(HostCommandLine.Parse(args, TextWriter.Null) ?? throw new ArgumentException("The command line asks for --help or --version, which Program answers.", nameof(args)), logging, tracing);
 
-    public static WebApplication Build(PluginHostOptions options, Action<ILoggingBuilder>? logging = null)
+    public static WebApplication Build(PluginHostOptions options, Action<ILoggingBuilder>? logging = null, Action<TracerProviderBuilder>? tracing = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -28,7 +32,7 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton<ProxyRuntime>();
         builder.Services.AddSingleton<IRouterState, InProcessRouterState>();
         builder.Services.AddSingleton<Router>();
-        builder.AddPluginHostTelemetry(TelemetryOptions.From(builder.Configuration));
+        builder.AddPluginHostTelemetry(TelemetryOptions.From(builder.Configuration), tracing);
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();

@@ -62,6 +62,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             }
 
             LoadedPlugin? loaded = null;
+            var span = HostSpans.StartPluginLoad(file);
             var started = Stopwatch.GetTimestamp();
             try
             {
@@ -70,6 +71,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
                 metrics.PluginLoaded(file.Name, elapsed, ok: true);
+                HostSpans.EndPluginLoad(span, loaded, error: null);
                 plugins.Add(loaded);
             }
             catch (Exception ex)
@@ -77,6 +79,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 transient |= ex is IOException or BadImageFormatException;
                 var error = Describe(ex);
                 metrics.PluginLoaded(file.Name, Stopwatch.GetElapsedTime(started), ok: false);
+                HostSpans.EndPluginLoad(span, loaded, error);
                 Fail(file, old, error);
                 if (loaded is not null)
                 {

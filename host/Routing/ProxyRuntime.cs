@@ -49,6 +49,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     /// </summary>
     public void Initialize()
     {
+        using var span = HostSpans.StartReload(initial: true);
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
         var plugins = _folder.Load([], config);
         var snapshot = Build(config, plugins, configError: null, strict: true);
@@ -57,6 +58,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
         }
 
+        HostSpans.EndReload(span, snapshot, configError: null, plugins.Failures.Count);
         _metrics.Reloaded(configError: null, plugins.Failures.Count);
 
         var unavailable = snapshot.Models.SelectMany(m => m.Routes.Where(r => r.Unavailable is not null).Select(r => $"{m.Name}: {r.Unavailable}")).ToList();
@@ -76,6 +78,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     public async Task<bool> ReloadAsync(CancellationToken cancellationToken = default)
     {
         await _reloadLock.WaitAsync(cancellationToken);
+        var span = HostSpans.StartReload(initial: false);
         try
         {
             var previous = Current;
@@ -120,11 +123,13 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             }
 
             Swap(snapshot, previous);
+            HostSpans.EndReload(span, snapshot, configError, plugins.Failures.Count);
             _metrics.Reloaded(configError, plugins.Failures.Count);
             return plugins.Transient;
         }
         finally
         {
+            span?.Dispose();
             _reloadLock.Release();
         }
     }

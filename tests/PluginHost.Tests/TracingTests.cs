@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using OpenTelemetry.Trace;
+using PluginHost.Tests.Infrastructure;
+
+namespace PluginHost.Tests;
+
+/// <summary>
+/// Traces through the real proxy with an in-memory exporter: the client's <c>traceparent</c> is continued by the
+/// server span, each handler attempt has a child span, and loads and reloads of plugins have spans of their own.
+/// </summary>
+public sealed class TracingTests
+{
+    private const string HostSource = "PluginHost";
+
+    /// <summary>The proxy's server span: ASP.NET Core's, a child of the client's span.</summary>
+    private static Task<Activity> ServerSpanAsync(ExportedSpans spans, ActivitySpanId client) =>
+        spans.WaitForAsync(s => s.Kind == ActivityKind.Server && s.ParentSpanId == client, "the proxy's server span under the client's");
+
+    /// <summary>The host's attempt spans under <paramref name="server"/>, first attempt first.</summary>
+    private static List<Activity> Attempts(ExportedSpans spans, Activity server) =>
+        [.. spans.Snapshot().Where(s => s.Source.Name == HostSource && s.ParentSpanId == server.SpanId).OrderBy(s => s.GetTagItem("pluginhost.attempt"))];
+
+    /// <summary>
+    /// Posts a chat request carrying the client's <paramref name="traceparent"/>, from a client that sends it as it is:
+    /// the test runs in the proxy's process, where the proxy's tracer would otherwise have HttpClient start a span of
+    /// its own and send that as the parent.
+    /// </summary>
+    private static async Task<HttpStatusCode> PostChatAsync(TestProxy proxy, string model, string content, string traceparent)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = proxy.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { model, messages = new[] { new { role = "user", content } } }), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = proxy.Http.DefaultRequestHeaders.Authorization;
+        request.Headers.Add("traceparent", traceparent);
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    private static (ActivityTraceId Trace, ActivitySpanId Span, string Header) ClientContext()
+    {
+        var trace = ActivityTraceId.CreateRandom();
+        var span = ActivitySpanId.CreateRandom();
+        return (trace, span, $"00-{trace.ToHexString()}-{span.ToHexString()}-01");
+    }
+
+    [Test]
+    public async Task A_retried_request_has_one_attempt_span_per_attempt_under_the_server_span()
+    {
+        var spans = new ExportedSpans();
+        await using var proxy = await TestProxy.StartTracedAsync(RouterConfig(Deployment("flaky", "a")), spans, "RouterHandlers");
+        var client = ClientContext();
+
+        Assert.That(await PostChatAsync(proxy, "flaky", $"fail-first:1:500:{Guid.NewGuid():N}", client.Header), Is.EqualTo(HttpStatusCode.OK));
+
+        var server = await ServerSpanAsync(spans, client.Span);
+        var attempts = Attempts(spans, server);
+        Assert.That(attempts, Has.Count.EqualTo(2), spans.Describe());
+        Assert.Multiple(() =>
+        {
+            Assert.That(attempts.Select(a => a.GetTagItem("pluginhost.attempt")), Is.EqualTo(new object[] { 1, 2 }));
+            Assert.That(attempts.Select(a => a.GetTagItem("pluginhost.deployment")), Is.EqualTo(new[] { "a", "a" }));
+            Assert.That(attempts[0].Status, Is.EqualTo(ActivityStatusCode.Error));
+            Assert.That(attempts[0].GetTagItem("error.type"), Is.EqualTo("InternalServer"));
+            Assert.That(attempts[1].Status, Is.EqualTo(ActivityStatusCode.Unset));
+            Assert.That(attempts[1].GetTagItem("error.type"), Is.Null);
+            Assert.That(attempts.Select(a => a.TraceId), Is.All.EqualTo(client.Trace));
+            Assert.That(server.GetTagItem("pluginhost.retries"), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public async Task A_fallback_has_its_own_attempt_span_in_the_other_group()
+    {
+        var spans = new ExportedSpans();
+        await using var proxy = await TestProxy.StartTracedAsync(
+            RouterConfig(Deployment("primary", "p", "fail:503") + Deployment("secondary", "s"), "  num_retries: 0\n  fallbacks: [{\"primary\": [\"secondary\"]}]\n"),
+            spans,
+            "RouterHandlers");
+        var client = ClientContext();
+
+        Assert.That(await PostChatAsync(proxy, "primary", "default", client.Header), Is.EqualTo(HttpStatusCode.OK));
+
+        var attempts = Attempts(spans, await ServerSpanAsync(spans, client.Span));
+        Assert.Multiple(() =>
+        {
+            Assert.That(attempts.Select(a => a.GetTagItem("pluginhost.model_group")), Is.EqualTo(new[] { "primary", "secondary" }));
+            Assert.That(attempts.Select(a => a.GetTagItem("error.type")), Is.EqualTo(new[] { "InternalServer", null }));
+        });
+    }
+
+    [Test]
+    public async Task A_handler_span_from_its_own_ActivitySource_is_a_child_of_its_attempt()
+    {
+        var spans = new ExportedSpans();
+        await using var proxy = await TestProxy.StartTracedAsync(Yaml.Config(new Model("traced", "TestHandlers:Traced")), spans, "TestHandlers");
+        var client = ClientContext();
+
+        Assert.That(await PostChatAsync(proxy, "traced", "hello", client.Header), Is.EqualTo(HttpStatusCode.OK));
+
+        var attempt = Attempts(spans, await ServerSpanAsync(spans, client.Span)).Single();
+        var own = await spans.WaitForAsync(s => s.Source.Name == "TestHandlers.Traced", "the handler's own span");
+        Assert.Multiple(() =>
+        {
+            Assert.That(own.ParentSpanId, Is.EqualTo(attempt.SpanId));
+            Assert.That(own.TraceId, Is.EqualTo(client.Trace));
+            Assert.That(own.GetTagItem("test.content"), Is.EqualTo("hello"));
+        });
+    }
+
+    [Test]
+    public async Task Loading_and_reloading_plugins_have_spans_with_each_version_loaded()
+    {
+        var spans = new ExportedSpans();
+        await using var proxy = await TestProxy.StartAsync(
+            Yaml.Config(new Model("versioned", "Versioned:VersionedLlm")),
+            [("Versioned", "Versioned.V1")],
+            tracing => tracing.AddInMemoryExporter(spans));
+        var first = proxy.Runtime.Current.Plugins.Single().Generation;
+
+        File.Copy(Path.Combine(TestPaths.TestPlugin("Versioned.V2"), "Versioned.dll"), Path.Combine(proxy.PluginsDirectory, "Versioned", "Versioned.dll"), overwrite: true);
+        await proxy.ReloadAsync();
+        var second = proxy.Runtime.Current.Plugins.Single().Generation;
+
+        var start = spans.Snapshot().Single(s => s.DisplayName == "pluginhost.start");
+        var reload = spans.Snapshot().Single(s => s.DisplayName == "pluginhost.reload");
+        var loads = spans.Snapshot().Where(s => s.DisplayName == "pluginhost.plugin.load").ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(second, Is.Not.EqualTo(first));
+            Assert.That(loads.Select(l => (l.ParentSpanId, l.GetTagItem("pluginhost.plugin.generation"))), Is.EquivalentTo(new[] { (start.SpanId, (object)first), (reload.SpanId, second) }));
+            Assert.That(loads.Select(l => l.GetTagItem("pluginhost.plugin")), Is.All.EqualTo("Versioned"));
+            Assert.That(reload.GetTagItem("pluginhost.snapshot.generation"), Is.EqualTo(proxy.Runtime.Current.Generation));
+            Assert.That(reload.Status, Is.EqualTo(ActivityStatusCode.Unset));
+        });
+    }
+
+    private static string Deployment(string group, string name, string behaviour = "ok") =>
+        $"  - model_name: {group}\n    litellm_params:\n      model: flaky/{name}\n      name: {name}\n      behaviour: \"{behaviour}\"\n    model_info:\n      id: {name}\n";
+
+    private static string RouterConfig(string deployments, string router = "") =>
+        "model_list:\n" + deployments
+        + "litellm_settings:\n  custom_provider_map:\n    - provider: flaky\n      custom_handler: RouterHandlers\n"
+        + (router.Length > 0 ? "router_settings:\n" + router : "")
+        + $"general_settings:\n  master_key: {TestProxy.MasterKey}\n";
+}
