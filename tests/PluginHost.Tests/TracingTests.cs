@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using OpenTelemetry.Trace;
 using PluginHost.Tests.Infrastructure;
 
@@ -9,7 +11,8 @@ namespace PluginHost.Tests;
 
 /// <summary>
 /// Traces through the real proxy with an in-memory exporter: the client's <c>traceparent</c> is continued by the
-/// server span, each handler attempt has a child span, and loads and reloads of plugins have spans of their own.
+/// server span, each handler attempt has a child span, the forwarder passes the context on to a real upstream, and
+/// loads and reloads of plugins have spans of their own.
 /// </summary>
 public sealed class TracingTests
 {
@@ -46,6 +49,54 @@ public sealed class TracingTests
         var trace = ActivityTraceId.CreateRandom();
         var span = ActivitySpanId.CreateRandom();
         return (trace, span, $"00-{trace.ToHexString()}-{span.ToHexString()}-01");
+    }
+
+    [Test]
+    public async Task A_client_traceparent_is_continued_through_the_attempt_and_the_forwarder_to_the_upstream()
+    {
+        var received = new List<string>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var upstream = builder.Build();
+        upstream.MapPost("/v1/chat/completions", (HttpContext context) =>
+        {
+            lock (received)
+            {
+                received.Add(context.Request.Headers["traceparent"].ToString());
+            }
+
+            return Results.Text(
+                """{"id":"up-1","object":"chat.completion","model":"real-model","choices":[{"index":0,"message":{"role":"assistant","content":"up"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}""",
+                "application/json");
+        });
+        await upstream.StartAsync();
+        var address = upstream.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var spans = new ExportedSpans();
+        await using var proxy = await TestProxy.StartTracedAsync(Yaml.Config(new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"))), spans, "OpenAiForwarder");
+        var client = ClientContext();
+
+        Assert.That(await PostChatAsync(proxy, "gpt", "hello", client.Header), Is.EqualTo(HttpStatusCode.OK));
+
+        var server = await ServerSpanAsync(spans, client.Span);
+        var attempt = Attempts(spans, server).Single();
+        var sent = received.Single().Split('-');
+        Assert.Multiple(() =>
+        {
+            Assert.That(server.TraceId, Is.EqualTo(client.Trace));
+            Assert.That(attempt.TraceId, Is.EqualTo(client.Trace));
+            Assert.That(sent[1], Is.EqualTo(client.Trace.ToHexString()), "the upstream continues the client's trace");
+            Assert.That(sent[2], Is.EqualTo(attempt.SpanId.ToHexString()), "the upstream's parent is the attempt's span");
+            Assert.That(attempt.DisplayName, Is.EqualTo("chat gpt-upstream"));
+            Assert.That(attempt.GetTagItem("gen_ai.operation.name"), Is.EqualTo("chat"));
+            Assert.That(attempt.GetTagItem("pluginhost.model_group"), Is.EqualTo("gpt"));
+            Assert.That(attempt.GetTagItem("pluginhost.plugin"), Is.EqualTo("OpenAiForwarder"));
+            Assert.That(attempt.GetTagItem("pluginhost.plugin.generation"), Is.EqualTo(proxy.Runtime.Current.Plugins.Single().Generation));
+            Assert.That(attempt.GetTagItem("pluginhost.attempt"), Is.EqualTo(1));
+            Assert.That(attempt.GetTagItem("gen_ai.usage.output_tokens"), Is.EqualTo(2));
+            Assert.That(attempt.Status, Is.EqualTo(ActivityStatusCode.Unset));
+            Assert.That(server.GetTagItem("gen_ai.request.model"), Is.EqualTo("gpt"));
+        });
     }
 
     [Test]
