@@ -190,6 +190,53 @@ public sealed class TracingTests
         });
     }
 
+    [Test]
+    public async Task The_standard_OTLP_endpoint_variable_exports_spans_and_metrics_to_a_collector()
+    {
+        var received = new List<string>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var collector = builder.Build();
+        collector.MapPost("/v1/{signal}", (HttpContext context, string signal) =>
+        {
+            lock (received)
+            {
+                received.Add($"{signal} {context.Request.ContentType}");
+            }
+
+            return Results.Ok();
+        });
+        await collector.StartAsync();
+        var address = collector.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        (string Name, string Value)[] variables = [("OTEL_EXPORTER_OTLP_ENDPOINT", address), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")];
+        TestProxy proxy;
+        try
+        {
+            foreach (var (name, value) in variables)
+            {
+                Environment.SetEnvironmentVariable(name, value);
+            }
+
+            proxy = await TestProxy.StartAsync(Yaml.Config(new Model("hi", "HiHandler")), "HiHandler");
+        }
+        finally
+        {
+            foreach (var (name, _) in variables)
+            {
+                Environment.SetEnvironmentVariable(name, null);
+            }
+        }
+
+        await using (proxy)
+        {
+            Assert.That(await PostChatAsync(proxy, "hi", "hello", ClientContext().Header), Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        // Stopping the proxy flushed both exporters.
+        Assert.That(received, Is.SupersetOf(new[] { "traces application/x-protobuf", "metrics application/x-protobuf" }));
+    }
+
     private static string Deployment(string group, string name, string behaviour = "ok") =>
         $"  - model_name: {group}\n    litellm_params:\n      model: flaky/{name}\n      name: {name}\n      behaviour: \"{behaviour}\"\n    model_info:\n      id: {name}\n";
 
