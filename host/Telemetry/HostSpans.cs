@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
@@ -7,8 +8,8 @@ namespace PluginHost.Telemetry;
 
 /// <summary>
 /// The spans the host makes itself, from one <see cref="ActivitySource"/> named <c>PluginHost</c>: one per handler
-/// attempt (a child of ASP.NET Core's server span; each retry and fallback has its own), one per reload and one per
-/// plugin version loaded. With no tracer listening, <see cref="ActivitySource.StartActivity(string, ActivityKind)"/>
+/// attempt (a child of ASP.NET Core's server span; each retry and fallback has its own, and the request's models,
+/// deployment and tokens are on them), one per reload and one per plugin version loaded. With no tracer listening, <see cref="ActivitySource.StartActivity(string, ActivityKind)"/>
 /// returns null and nothing is allocated: every method here takes a null span and then does nothing.
 /// </summary>
 internal static class HostSpans
@@ -17,34 +18,45 @@ internal static class HostSpans
 
     public static readonly ActivitySource Source = new(SourceName, ThisAssembly.Version);
 
+    // Attempt spans are made on every request while tracing: their names and small numbers are not allocated each
+    // time. The names are bounded by the configuration (only configured models and aliases reach an attempt); the
+    // cap only guards against a configuration reloaded with new names for a very long time.
+    private static readonly ConcurrentDictionary<(string Operation, string? Model), string> Names = new();
+    private static readonly object[] Attempts = [.. Enumerable.Range(0, 16).Select(n => (object)n)];
+
     /// <summary>
-    /// Starts the span of a handler attempt, named as OpenTelemetry's GenAI spans are (<c>chat my-model</c>): the
-    /// model asked of the handler, the group, deployment, handler, plugin version and the attempt's number (1 for the first).
+    /// Starts the span of a handler attempt, named as OpenTelemetry's GenAI spans are (<c>chat my-model</c>, the model
+    /// the client asked for), with the deployment's model, the group, deployment, plugin version and the attempt's
+    /// number (1 for the first).
     /// </summary>
     public static Activity? StartAttempt(RequestRecord record, int attempt)
     {
         if (!Source.HasListeners())
         {
-            // The name below is a new string: not even that when nobody listens.
             return null;
         }
 
-        var span = Source.StartActivity($"{record.Operation} {record.ProviderModel}", ActivityKind.Internal);
+        var span = Source.StartActivity(AttemptName(record.Operation, record.RequestedModel), ActivityKind.Internal);
         if (span is { IsAllDataRequested: true })
         {
-            span.SetTag(TelemetryNames.Operation, record.Operation);
-            span.SetTag(TelemetryNames.RequestModel, record.ProviderModel);
-            span.SetTag(TelemetryNames.ModelGroup, record.ModelGroup);
-            span.SetTag(TelemetryNames.Deployment, record.Deployment);
-            span.SetTag(TelemetryNames.Handler, record.Handler);
-            span.SetTag(TelemetryNames.Plugin, record.Plugin);
-            span.SetTag(TelemetryNames.PluginGeneration, record.PluginGeneration);
-            span.SetTag(TelemetryNames.Attempt, attempt);
-            span.SetTag(TelemetryNames.Stream, record.Stream);
+            // AddTag, not SetTag: each name is added once, so there is no list to search.
+            span.AddTag(TelemetryNames.Operation, record.Operation);
+            span.AddTag(TelemetryNames.RequestModel, record.RequestedModel);
+            span.AddTag(TelemetryNames.ResponseModel, record.ProviderModel);
+            span.AddTag(TelemetryNames.ModelGroup, record.ModelGroup);
+            span.AddTag(TelemetryNames.Deployment, record.Deployment);
+            span.AddTag(TelemetryNames.Plugin, record.Plugin);
+            span.AddTag(TelemetryNames.PluginGeneration, record.PluginGeneration);
+            span.AddTag(TelemetryNames.Attempt, attempt < Attempts.Length ? Attempts[attempt] : attempt);
         }
 
         return span;
     }
+
+    private static string AttemptName(string operation, string? model) =>
+        Names.TryGetValue((operation, model), out var name) ? name
+        : Names.Count < 1000 ? Names.GetOrAdd((operation, model), static key => $"{key.Operation} {key.Model}")
+        : $"{operation} {model}";
 
     /// <summary>
     /// Ends an attempt's span. One the router counted (<paramref name="counted"/>) succeeded unless the record has an
@@ -62,12 +74,12 @@ internal static class HostSpans
         if (error is not null)
         {
             span.SetStatus(ActivityStatusCode.Error);
-            span.SetTag(TelemetryNames.ErrorType, error);
+            span.AddTag(TelemetryNames.ErrorType, error);
         }
         else if (record.Usage is { } usage && span.IsAllDataRequested)
         {
-            span.SetTag(TelemetryNames.InputTokens, usage.PromptTokens);
-            span.SetTag(TelemetryNames.OutputTokens, usage.CompletionTokens);
+            span.AddTag(TelemetryNames.InputTokens, usage.PromptTokens);
+            span.AddTag(TelemetryNames.OutputTokens, usage.CompletionTokens);
         }
 
         span.Dispose();

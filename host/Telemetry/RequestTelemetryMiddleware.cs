@@ -1,13 +1,10 @@
-using System.Diagnostics;
-using Microsoft.AspNetCore.Http.Features;
 using PluginHost.Routing;
 
 namespace PluginHost.Telemetry;
 
 /// <summary>
-/// When a handler request ends, records its metrics and adds what the pipeline learned to ASP.NET Core's server span,
-/// all from its <see cref="RequestRecord"/>. Outside the error handling, so it sees the status the client got. With no
-/// metrics listener it is a plain pass-through.
+/// When a handler request ends, records its metrics from its <see cref="RequestRecord"/>. Outside the error handling,
+/// so it sees the status the client got. With no metrics listener it is a plain pass-through.
 /// </summary>
 internal sealed class RequestTelemetryMiddleware(RequestDelegate next, PluginHostMetrics metrics)
 {
@@ -27,7 +24,6 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, PluginHos
             {
                 var error = ErrorType(record, context, escaped);
                 metrics.RequestEnded(record, error);
-                TagServerSpan(context.Features.Get<IHttpActivityFeature>()?.Activity, record);
             }
         }
     }
@@ -51,26 +47,5 @@ internal sealed class RequestTelemetryMiddleware(RequestDelegate next, PluginHos
         }
 
         return escaped ? record.ErrorType ?? TelemetryNames.OtherError : null;
-    }
-
-    private static void TagServerSpan(Activity? span, RequestRecord record)
-    {
-        if (span is not { IsAllDataRequested: true })
-        {
-            return;
-        }
-
-        span.SetTag(TelemetryNames.Operation, record.Operation);
-        span.SetTag(TelemetryNames.RequestModel, record.RequestedModel);
-        span.SetTag(TelemetryNames.ResponseModel, record.ProviderModel);
-        span.SetTag(TelemetryNames.ModelGroup, record.ModelGroup);
-        span.SetTag(TelemetryNames.Deployment, record.Deployment);
-        span.SetTag(TelemetryNames.Retries, record.Retries);
-        span.SetTag(TelemetryNames.Fallbacks, record.Fallbacks);
-        if (record.Usage is { } usage)
-        {
-            span.SetTag(TelemetryNames.InputTokens, usage.PromptTokens);
-            span.SetTag(TelemetryNames.OutputTokens, usage.CompletionTokens);
-        }
     }
 }

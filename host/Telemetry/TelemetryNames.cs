@@ -23,7 +23,6 @@ internal static class TelemetryNames
     // PluginHost's own.
     public const string ModelGroup = "pluginhost.model_group";
     public const string Deployment = "pluginhost.deployment";
-    public const string Handler = "pluginhost.handler";
     public const string Plugin = "pluginhost.plugin";
     public const string PluginGeneration = "pluginhost.plugin.generation";
     public const string PluginVersion = "pluginhost.plugin.version";
@@ -33,9 +32,6 @@ internal static class TelemetryNames
     public const string PluginFailures = "pluginhost.plugin_failures";
     public const string SnapshotGeneration = "pluginhost.snapshot.generation";
     public const string Attempt = "pluginhost.attempt";
-    public const string Stream = "pluginhost.stream";
-    public const string Retries = "pluginhost.retries";
-    public const string Fallbacks = "pluginhost.fallbacks";
     public const string Outcome = "pluginhost.outcome";
 
     // Values of error.type and pluginhost.outcome besides the router's error classes.

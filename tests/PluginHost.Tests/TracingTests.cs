@@ -87,15 +87,16 @@ public sealed class TracingTests
             Assert.That(attempt.TraceId, Is.EqualTo(client.Trace));
             Assert.That(sent[1], Is.EqualTo(client.Trace.ToHexString()), "the upstream continues the client's trace");
             Assert.That(sent[2], Is.EqualTo(attempt.SpanId.ToHexString()), "the upstream's parent is the attempt's span");
-            Assert.That(attempt.DisplayName, Is.EqualTo("chat gpt-upstream"));
+            Assert.That(attempt.DisplayName, Is.EqualTo("chat gpt"));
             Assert.That(attempt.GetTagItem("gen_ai.operation.name"), Is.EqualTo("chat"));
+            Assert.That(attempt.GetTagItem("gen_ai.request.model"), Is.EqualTo("gpt"));
+            Assert.That(attempt.GetTagItem("gen_ai.response.model"), Is.EqualTo("gpt-upstream"));
             Assert.That(attempt.GetTagItem("pluginhost.model_group"), Is.EqualTo("gpt"));
             Assert.That(attempt.GetTagItem("pluginhost.plugin"), Is.EqualTo("OpenAiForwarder"));
             Assert.That(attempt.GetTagItem("pluginhost.plugin.generation"), Is.EqualTo(proxy.Runtime.Current.Plugins.Single().Generation));
             Assert.That(attempt.GetTagItem("pluginhost.attempt"), Is.EqualTo(1));
             Assert.That(attempt.GetTagItem("gen_ai.usage.output_tokens"), Is.EqualTo(2));
             Assert.That(attempt.Status, Is.EqualTo(ActivityStatusCode.Unset));
-            Assert.That(server.GetTagItem("gen_ai.request.model"), Is.EqualTo("gpt"));
         });
     }
 
@@ -120,7 +121,6 @@ public sealed class TracingTests
             Assert.That(attempts[1].Status, Is.EqualTo(ActivityStatusCode.Unset));
             Assert.That(attempts[1].GetTagItem("error.type"), Is.Null);
             Assert.That(attempts.Select(a => a.TraceId), Is.All.EqualTo(client.Trace));
-            Assert.That(server.GetTagItem("pluginhost.retries"), Is.EqualTo(1));
         });
     }
 
