@@ -153,6 +153,70 @@ public sealed class MetricsTests
         });
     }
 
+    [Test]
+    public async Task Every_name_the_Grafana_dashboard_queries_is_exported()
+    {
+        var config =
+            "model_list:\n"
+            + "  - model_name: hi\n    litellm_params:\n      model: hi/hi-1\n"
+            + "  - model_name: versioned\n    litellm_params:\n      model: versioned/v\n"
+            + Deployment("pair", "a", "fail:500") + Deployment("pair", "b", "fail:500")
+            + Deployment("primary", "p", "fail:500") + Deployment("secondary", "s")
+            + "litellm_settings:\n  custom_provider_map:\n"
+            + "    - provider: hi\n      custom_handler: HiHandler\n"
+            + "    - provider: versioned\n      custom_handler: Versioned:VersionedLlm\n"
+            + "    - provider: flaky\n      custom_handler: RouterHandlers\n"
+            + "router_settings:\n  num_retries: 1\n  allowed_fails: 0\n  cooldown_time: 60\n  fallbacks: [{\"primary\": [\"secondary\"]}]\n"
+            + $"general_settings:\n  master_key: {TestProxy.MasterKey}\n";
+        await using var proxy = await TestProxy.StartAsync(config, [("HiHandler", "HiHandler"), ("RouterHandlers", "RouterHandlers"), ("Versioned", "Versioned.V1")]);
+        Assert.That(await PostChatAsync(proxy, "hi", stream: true), Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(await PostChatAsync(proxy, "pair", "default"), Is.EqualTo(HttpStatusCode.InternalServerError));
+        Assert.That(await PostChatAsync(proxy, "primary", "default"), Is.EqualTo(HttpStatusCode.OK));
+        File.Copy(Path.Combine(TestPaths.TestPlugin("Versioned.V2"), "Versioned.dll"), Path.Combine(proxy.PluginsDirectory, "Versioned", "Versioned.dll"), overwrite: true);
+        await proxy.ReloadAsync();
+        await Wait.UntilAsync(() => proxy.Runtime.Retired.All(p => p.State == PluginHost.Plugins.PluginState.Unloaded), "the first version to be collected");
+
+        var metrics = await ScrapeAsync(proxy);
+        var exported = metrics.Select(m => m.Name).Concat(metrics.SelectMany(m => m.Labels.Keys)).ToHashSet(StringComparer.Ordinal);
+        using var dashboard = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(TestPaths.RepoRoot, "deploy", "grafana", "pluginhost-dashboard.json")));
+        var queried = Expressions(dashboard.RootElement)
+            .SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e, @"\b(?:gen_ai|pluginhost)_[a-z_]+\b").Select(m => m.Value))
+            .ToHashSet(StringComparer.Ordinal);
+
+        Assert.That(queried, Has.Count.GreaterThan(15), "the dashboard's queries were read");
+        Assert.That(queried.Where(name => !exported.Contains(name)), Is.Empty, "metric and label names the dashboard queries but /metrics does not have");
+    }
+
+    /// <summary>Every PromQL expression in a Grafana dashboard: its panels' targets and its template variables' queries.</summary>
+    private static IEnumerable<string> Expressions(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in element.EnumerateObject())
+            {
+                if (property.Name is "expr" or "definition" && property.Value.ValueKind == JsonValueKind.String)
+                {
+                    yield return property.Value.GetString()!;
+                }
+
+                foreach (var inner in Expressions(property.Value))
+                {
+                    yield return inner;
+                }
+            }
+        }
+        else if (element.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in element.EnumerateArray())
+            {
+                foreach (var inner in Expressions(item))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+
     private static string Deployment(string group, string name, string behaviour = "ok") =>
         $"  - model_name: {group}\n    litellm_params:\n      model: flaky/{name}\n      name: {name}\n      behaviour: \"{behaviour}\"\n    model_info:\n      id: {name}\n";
 }
