@@ -77,14 +77,31 @@ internal static class TelemetrySetup
     public static void UsePluginHostTelemetry(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<TelemetryOptions>();
-        _ = app.Services.GetService<TracerProvider>();
+        var tracing = app.Services.GetService<TracerProvider>() is not null;
         _ = app.Services.GetService<MeterProvider>();
+        Describe(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TelemetrySetup).FullName!), options, tracing);
         app.Services.GetRequiredService<PluginHostMetrics>().Observe(app.Services.GetRequiredService<ProxyRuntime>(), app.Services.GetRequiredService<Router>());
         app.UseMiddleware<RequestTelemetryMiddleware>();
         if (!options.Disabled)
         {
             app.MapPrometheusScrapingEndpoint(MetricsPath);
         }
+    }
+
+    /// <summary>Says at startup what is measured and where it goes: the one place an operator sees that the variables took.</summary>
+    private static void Describe(ILogger logger, TelemetryOptions options, bool tracing)
+    {
+        if (options.Disabled)
+        {
+            Log.TelemetryDisabled(logger);
+            return;
+        }
+
+        var metrics = options.OtlpMetrics ? $"at {MetricsPath} and over OTLP" : $"at {MetricsPath}";
+        var traces = !tracing ? "off (no OTLP endpoint; PLUGINHOST_TRACING=1 records them without one)"
+            : options.OtlpTraces ? $"over OTLP, sources {string.Join(",", options.Sources)}"
+            : $"recorded, not exported, sources {string.Join(",", options.Sources)}";
+        Log.TelemetryStarted(logger, metrics, traces);
     }
 
     /// <summary>Health probes and scrapes come every few seconds and say nothing about requests: no spans for them.</summary>
