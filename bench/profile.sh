@@ -3,7 +3,8 @@
 #
 # Starts the same servers as bench/run.sh, then for the minimal app, the Hi! handler and the forwarder:
 # a fixed wrk load while dotnet-counters samples the server's allocations and GC (bytes allocated per
-# request, gen0 collections per 1,000 requests), then perf's CPU samples by library and by method.
+# request, gen0 collections per 1,000 requests), also with telemetry off and on (the proxies of rows 11a-d),
+# then perf's CPU samples by library and by method.
 # Installs dotnet-counters (a NuGet tool) and perf (Debian's linux-perf) if missing.
 # Writes bench/results/profile.md.
 set -euo pipefail
@@ -94,6 +95,21 @@ profile_main() {
     load_with_counters "minimal app (direct)" "$mini_pid" "$direct" gpt-4o-mini "$UPSTREAM_KEY"
     load_with_counters "proxy, Hi! handler" "$PROXY_PID" "$proxy" my-custom-model "$KEY"
     load_with_counters "proxy, forwarder (proxy process only)" "$PROXY_PID" "$proxy" upstream-gpt "$KEY"
+    local on_port off_port on_pid off_pid
+    on_port="$(free_port)"
+    off_port="$(free_port)"
+    # shellcheck disable=SC2046 # the commands are plain words
+    start proxy-telemetry-on "$on_port" $(telemetry_on_command "$on_port")
+    on_pid="${PIDS[-1]}"
+    # shellcheck disable=SC2046
+    start proxy-telemetry-off "$off_port" $(telemetry_off_command "$off_port")
+    off_pid="${PIDS[-1]}"
+    load_with_counters "proxy, Hi! handler, telemetry off (OTEL_SDK_DISABLED=true)" "$off_pid" "http://127.0.0.1:$off_port/v1/chat/completions" my-custom-model "$KEY"
+    load_with_counters "proxy, Hi! handler, telemetry on (PLUGINHOST_TRACING=1, no exporter)" "$on_pid" "http://127.0.0.1:$on_port/v1/chat/completions" my-custom-model "$KEY"
+    load_with_counters "proxy, forwarder, telemetry off (proxy process only)" "$off_pid" "http://127.0.0.1:$off_port/v1/chat/completions" upstream-gpt "$KEY"
+    load_with_counters "proxy, forwarder, telemetry on (proxy process only)" "$on_pid" "http://127.0.0.1:$on_port/v1/chat/completions" upstream-gpt "$KEY"
+    stop_last
+    stop_last
     echo
     taskset -c "$LOAD_CPU" "$BENCH_EXE" alloc --out "$WORK/alloc" >/dev/null
     cat "$WORK/alloc/details.md"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# PluginHost benchmarks (issue 6). One command, under 10 minutes on a 2-core machine:
+# PluginHost benchmarks (issues 6 and 12). One command, about 11 minutes on a 2-core machine:
 #
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 9 10 12a 12b; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 9 10 11a 11b 11c 11d 12a 12b; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -216,6 +216,16 @@ bench() {
 proxy_side() { echo --a-label proxy --a-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --a-key "$KEY" --a-model "$1"; }
 mini_side() { echo --b-label "$1" --b-url "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" --b-key "$UPSTREAM_KEY" --b-model gpt-4o-mini; }
 
+# The telemetry rows' two proxies: side A with telemetry on (metrics, and tracing with no exporter: every span made
+# and dropped), side B with it off (OTEL_SDK_DISABLED=true: no OpenTelemetry SDK at all). The default proxy is
+# neither: it keeps its metrics for /metrics and makes no spans.
+telemetry_on_command() { echo "env PLUGINHOST_TRACING=1 $(proxy_command "$1")"; }
+telemetry_off_command() { echo "env OTEL_SDK_DISABLED=true $(proxy_command "$1")"; }
+telemetry_sides() {
+  echo --a-label telemetry-on --a-url "http://127.0.0.1:$1/v1/chat/completions" --a-key "$KEY" --a-model "$3" \
+    --b-label telemetry-off --b-url "http://127.0.0.1:$2/v1/chat/completions" --b-key "$KEY" --b-model "$3"
+}
+
 run_full() {
   # shellcheck disable=SC2046 # the side arguments are plain words
   {
@@ -272,6 +282,23 @@ run_full() {
     row 10 && bench latency --number 10 --title 'router failover: 2 deployments, one failing every request, vs both healthy, at 300 req/s' \
       $(proxy_side failover) --b-label both-healthy --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model hi-pair \
       --rounds 6 --seconds 3 --rate 300 --target 5
+    if row 11a || row 11b || row 11c || row 11d; then
+      local on_port off_port
+      on_port="$(free_port)"
+      off_port="$(free_port)"
+      start proxy-telemetry-on "$on_port" $(telemetry_on_command "$on_port")
+      start proxy-telemetry-off "$off_port" $(telemetry_off_command "$off_port")
+      row 11a && bench throughput --number 11a --title 'telemetry on (metrics, tracing without exporter) vs off, Hi! handler, throughput' \
+        $(telemetry_sides "$on_port" "$off_port" my-custom-model) --rounds 6 --seconds 3 --target 0.9
+      row 11b && bench throughput --number 11b --title 'telemetry on vs off, forwarder, throughput' \
+        $(telemetry_sides "$on_port" "$off_port" upstream-gpt) --rounds 6 --seconds 3 --target 0.9
+      row 11c && bench latency --number 11c --title 'telemetry on vs off, Hi! handler, added latency at 500 req/s' \
+        $(telemetry_sides "$on_port" "$off_port" my-custom-model) --rounds 6 --seconds 3 --rate 500 --target 0.3
+      row 11d && bench latency --number 11d --title 'telemetry on vs off, forwarder, added latency at 500 req/s' \
+        $(telemetry_sides "$on_port" "$off_port" upstream-gpt) --rounds 6 --seconds 3 --rate 500 --target 0.3
+      stop_last
+      stop_last
+    fi
     row 12a && bench throughput --number 12a --title 'Hi! handler through the Responses API (/v1/responses) vs chat completions, throughput' \
       --a-label responses --a-url "http://127.0.0.1:$PROXY_PORT/v1/responses" --a-key "$KEY" --a-model my-custom-model --a-api responses \
       --b-label chat --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \

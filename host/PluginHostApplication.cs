@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Trace;
 using PluginHost.Configuration;
 using PluginHost.OpenAi;
 using PluginHost.Plugins;
@@ -8,14 +9,17 @@ using PluginHost.Telemetry;
 
 namespace PluginHost;
 
-/// <summary>Builds the proxy: the command line, the plugins, Kestrel and the OpenAI routes.</summary>
+/// <summary>Builds the proxy: the command line, the plugins, Kestrel, telemetry and the OpenAI routes.</summary>
 internal static class PluginHostApplication
 {
     /// <summary>Builds the proxy from a command line; one that asks for <c>--help</c> is Program's to answer.</summary>
-    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? logging = null) =>
-        Build(HostCommandLine.Parse(args, TextWriter.Null) ?? throw new ArgumentException("The command line asks for --help or --version, which Program answers.", nameof(args)), logging);
+    /// <param name="args">The command line.</param>
+    /// <param name="logging">Configures logging further (tests collect the logs).</param>
+    /// <param name="tracing">Turns tracing on and configures it further (tests add an in-memory exporter).</param>
+    public static WebApplication Build(string[] args, Action<ILoggingBuilder>? logging = null, Action<TracerProviderBuilder>? tracing = null) =>
+        Build(HostCommandLine.Parse(args, TextWriter.Null) ?? throw new ArgumentException("The command line asks for --help or --version, which Program answers.", nameof(args)), logging, tracing);
 
-    public static WebApplication Build(PluginHostOptions options, Action<ILoggingBuilder>? logging = null)
+    public static WebApplication Build(PluginHostOptions options, Action<ILoggingBuilder>? logging = null, Action<TracerProviderBuilder>? tracing = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
@@ -40,12 +44,14 @@ internal static class PluginHostApplication
         builder.Services.AddSingleton<ResponseStore>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RequestHistory>();
+        builder.AddPluginHostTelemetry(TelemetryOptions.From(builder.Configuration), tracing);
         if (options.Watch)
         {
             builder.Services.AddHostedService<PluginWatcher>();
         }
 
         var app = builder.Build();
+        app.UsePluginHostTelemetry();
 
         // Load before listening: a bad first configuration fails startup with a message naming the file and key.
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();

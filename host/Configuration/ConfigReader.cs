@@ -93,6 +93,7 @@ internal static partial class ConfigReader
         string? masterKey = null;
         var maxRequestSizeMb = 32d;
         var requireHandlers = false;
+        var metricsRequireKey = true;
         var limits = new RequestLimits();
         var responsesStoreSize = ProxyConfig.DefaultResponsesStoreSize;
         if (reader.Child(root, "general_settings") is { } generalNode)
@@ -104,6 +105,12 @@ internal static partial class ConfigReader
                 null or "false" or "False" => false,
                 "true" or "True" => true,
                 var other => throw reader.Error(generalNode, $"general_settings.require_handlers '{other}' must be true or false."),
+            };
+            metricsRequireKey = reader.OptionalString(general, "metrics_require_key", "general_settings") switch
+            {
+                null or "true" or "True" => true,
+                "false" or "False" => false,
+                var other => throw reader.Error(generalNode, $"general_settings.metrics_require_key '{other}' must be true or false."),
             };
             if (reader.OptionalString(general, "max_request_size_mb", "general_settings") is { } size)
             {
@@ -146,6 +153,7 @@ internal static partial class ConfigReader
             MasterKey = string.IsNullOrEmpty(masterKey) ? null : masterKey,
             MaxRequestSizeMb = maxRequestSizeMb,
             RequireHandlers = requireHandlers,
+            MetricsRequireKey = metricsRequireKey,
             Limits = limits,
             ResponsesStoreSize = responsesStoreSize,
             Router = ReadRouter(reader, root, models),

@@ -29,6 +29,12 @@ internal sealed record ProxyConfig
     /// </summary>
     public bool RequireHandlers { get; init; }
 
+    /// <summary>
+    /// <c>general_settings.metrics_require_key</c>: whether <c>GET /metrics</c> needs the master key, as every other
+    /// route but the health probes does (true by default; false lets a Prometheus without the key scrape it).
+    /// </summary>
+    public bool MetricsRequireKey { get; init; } = true;
+
     /// <summary><c>router_settings</c>: choosing, retrying, cooling down and falling back between deployments.</summary>
     public RouterSettings Router { get; init; } = new();
 

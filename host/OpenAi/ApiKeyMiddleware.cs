@@ -1,15 +1,17 @@
 using System.Security.Cryptography;
 using System.Text;
+using PluginHost.Configuration;
 using PluginHost.Routing;
+using PluginHost.Telemetry;
 
 namespace PluginHost.OpenAi;
 
 /// <summary>
-/// With a <c>master_key</c>, every route but the liveness and readiness probes and the status page itself
-/// (<c>GET /ui</c>, which asks for the key and sends it with what it reads) needs
-/// <c>Authorization: Bearer &lt;key&gt;</c> (or, on a route whose <see cref="ApiShape"/> names one, the key in its
-/// own header: Anthropic's <c>x-api-key</c>), compared in constant time. The key comes from the current
-/// snapshot, so a configuration reload can change it.
+/// With a <c>master_key</c>, every route but the liveness and readiness probes, the status page itself
+/// (<c>GET /ui</c>, which asks for the key and sends it with what it reads) and <c>/metrics</c> when
+/// <c>general_settings.metrics_require_key</c> is false needs <c>Authorization: Bearer &lt;key&gt;</c> (or, on a
+/// route whose <see cref="ApiShape"/> names one, the key in its own header: Anthropic's <c>x-api-key</c>),
+/// compared in constant time. The key comes from the current snapshot, so a configuration reload can change it.
 /// </summary>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtime)
 {
@@ -17,10 +19,11 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
 
     public Task InvokeAsync(HttpContext context)
     {
-        var key = runtime.Current.Config.MasterKey;
+        var config = runtime.Current.Config;
+        var key = config.MasterKey;
         var headers = context.Request.Headers;
         var keyHeader = key is null ? null : ApiShape.Of(context).KeyHeader;
-        if (key is null || IsOpen(context.Request.Path) || IsAuthorized(headers.Authorization.ToString(), HashOf(key))
+        if (key is null || IsOpen(context.Request.Path, config) || IsAuthorized(headers.Authorization.ToString(), HashOf(key))
             || (keyHeader is not null && headers[keyHeader].Count == 1 && Matches(headers[keyHeader].ToString(), HashOf(key))))
         {
             return next(context);
@@ -35,10 +38,11 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, ProxyRuntime runtim
         return ErrorWriter.WriteAsync(context, new OpenAiException(401, message, code: "invalid_api_key", type: "invalid_request_error"));
     }
 
-    private static bool IsOpen(PathString path) =>
+    private static bool IsOpen(PathString path, ProxyConfig config) =>
         path.Equals("/health/liveliness", StringComparison.Ordinal) || path.Equals("/health/readiness", StringComparison.Ordinal)
         || path.Equals("/health/liveness", StringComparison.Ordinal)
-        || path.Equals("/ui", StringComparison.Ordinal) || path.Equals("/ui/", StringComparison.Ordinal);
+        || path.Equals("/ui", StringComparison.Ordinal) || path.Equals("/ui/", StringComparison.Ordinal)
+        || (!config.MetricsRequireKey && path.Equals(TelemetrySetup.MetricsPath, StringComparison.Ordinal));
 
     /// <summary>The key's hash, computed once per key (a reload may change the key).</summary>
     private byte[] HashOf(string key)

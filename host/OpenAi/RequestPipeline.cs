@@ -40,6 +40,7 @@ internal static class RequestPipeline
         var attempts = new RouteAttempts(input.Model, settings, overrides.NumRetries ?? settings.NumRetries, overrides.Fallbacks);
         TRequest? request = null;
         OpenAiException? failure = null;
+        var attempt = 0;
         while (true)
         {
             var pick = await router.PickAsync(attempts.Group, TEndpoint.Capability, attempts.Tried);
@@ -60,6 +61,7 @@ internal static class RequestPipeline
             var binding = lease.Binding!;
             attempts.Attempting(route.Deployment.Id);
             Note(record, pick.Group!, route, attempts);
+            var span = HostSpans.StartAttempt(record, ++attempt);
             Deadline? deadline = null;
             var outcome = Outcome.Running;
             try
@@ -140,6 +142,7 @@ internal static class RequestPipeline
                     router.Abandoned(route);
                 }
 
+                HostSpans.EndAttempt(span, record, counted: outcome == Outcome.Recorded, context.RequestAborted.IsCancellationRequested);
                 deadline?.Dispose();
                 lease.Dispose();
             }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection.PortableExecutable;
 using System.Security.Cryptography;
 using PluginHost.Configuration;
+using PluginHost.Telemetry;
 
 namespace PluginHost.Plugins;
 
@@ -16,7 +17,8 @@ namespace PluginHost.Plugins;
 /// <param name="nextGeneration">Numbers each loaded version.</param>
 /// <param name="retirement">Unloads a version that was loaded and then rejected.</param>
 /// <param name="logger">Where loads and ignored files are reported.</param>
-internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout, Func<long> nextGeneration, PluginRetirement retirement, ILogger logger)
+/// <param name="metrics">Where load durations are counted.</param>
+internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout, Func<long> nextGeneration, PluginRetirement retirement, ILogger logger, PluginHostMetrics metrics)
 {
     /// <summary>
     /// The plugins in the folder now, reusing <paramref name="current"/> versions whose file did not change. A new
@@ -60,18 +62,25 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             }
 
             LoadedPlugin? loaded = null;
+            var span = HostSpans.StartPluginLoad(file);
+            var started = Stopwatch.GetTimestamp();
             try
             {
-                var started = Stopwatch.GetTimestamp();
                 loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
-                Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
+                metrics.PluginLoaded(file.Name, elapsed, ok: true);
+                HostSpans.EndPluginLoad(span, loaded, error: null);
                 plugins.Add(loaded);
             }
             catch (Exception ex)
             {
                 transient |= ex is IOException or BadImageFormatException;
-                Fail(file, old, Describe(ex));
+                var error = Describe(ex);
+                metrics.PluginLoaded(file.Name, Stopwatch.GetElapsedTime(started), ok: false);
+                HostSpans.EndPluginLoad(span, loaded, error);
+                Fail(file, old, error);
                 if (loaded is not null)
                 {
                     retirement.Retire(loaded);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using PluginHost.Configuration;
+using PluginHost.Telemetry;
 
 namespace PluginHost.Plugins;
 
@@ -18,11 +19,13 @@ internal sealed class PluginRetirement
     private readonly ConcurrentDictionary<Task, byte> _unloads = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly UnloadMonitor _collections;
+    private readonly PluginHostMetrics _metrics;
 
-    public PluginRetirement(PluginHostOptions options, ILogger logger)
+    public PluginRetirement(PluginHostOptions options, ILogger logger, PluginHostMetrics metrics)
     {
         _drainTimeout = options.DrainTimeout;
         _logger = logger;
+        _metrics = metrics;
         _collections = new UnloadMonitor(options.UnloadTimeout, options.UnloadCheckInterval, options.UnloadSettle, _stopping.Token);
     }
 
@@ -98,6 +101,7 @@ internal sealed class PluginRetirement
         }
 
         // Report first, then publish the state: whoever sees the state can rely on the report being there.
+        _metrics.PluginUnloaded(plugin.Name, collected);
         if (collected)
         {
             Log.PluginUnloaded(_logger, plugin.Name, plugin.Generation);

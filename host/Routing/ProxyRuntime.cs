@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using PluginHost.Configuration;
 using PluginHost.Plugins;
+using PluginHost.Telemetry;
 
 namespace PluginHost.Routing;
 
@@ -18,21 +19,26 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly PluginRetirement _retirement;
     private readonly PluginFolder _folder;
+    private readonly PluginHostMetrics _metrics;
     private ProxySnapshot? _current;
     private long _generation;
 
-    public ProxyRuntime(PluginHostOptions options, ILogger<ProxyRuntime> logger)
+    public ProxyRuntime(PluginHostOptions options, ILogger<ProxyRuntime> logger, PluginHostMetrics? metrics = null)
     {
         _options = options;
         _logger = logger;
-        _retirement = new PluginRetirement(options, logger);
-        _folder = new PluginFolder(options.ResolvedPluginsDirectory, options.ConstructorTimeout, NextGeneration, _retirement, logger);
+        _metrics = metrics ?? new PluginHostMetrics(new System.Diagnostics.Metrics.Meter(PluginHostMetrics.MeterName));
+        _retirement = new PluginRetirement(options, logger, _metrics);
+        _folder = new PluginFolder(options.ResolvedPluginsDirectory, options.ConstructorTimeout, NextGeneration, _retirement, logger, _metrics);
     }
 
     public PluginHostOptions Options => _options;
 
     /// <summary>The snapshot requests use now; its <see cref="ProxySnapshot.ChangeToken"/> fires when a reload replaces it.</summary>
     public ProxySnapshot Current => Volatile.Read(ref _current) ?? throw new InvalidOperationException("The proxy has not loaded its configuration yet.");
+
+    /// <summary>The current snapshot, or null before the first load and after shutdown (for metrics read at any time).</summary>
+    public ProxySnapshot? Loaded => Volatile.Read(ref _current);
 
     /// <summary>Retired plugin versions (draining, unloaded, leaked), newest last.</summary>
     public IEnumerable<LoadedPlugin> Retired => _retirement.History;
@@ -43,6 +49,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     /// </summary>
     public void Initialize()
     {
+        using var span = HostSpans.StartReload(initial: true);
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
         var plugins = _folder.Load([], config);
         var snapshot = Build(config, plugins, configError: null, strict: true);
@@ -50,6 +57,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
         {
             Log.PluginLoadFailed(_logger, failure.Name, failure.File, failure.Error);
         }
+
+        HostSpans.EndReload(span, snapshot, configError: null, plugins.Failures.Count);
+        _metrics.Reloaded(configError: null, plugins.Failures.Count);
 
         var unavailable = snapshot.Models.SelectMany(m => m.Routes.Where(r => r.Unavailable is not null).Select(r => $"{m.Name}: {r.Unavailable}")).ToList();
         if (config.RequireHandlers && unavailable.Count > 0)
@@ -68,6 +78,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     public async Task<bool> ReloadAsync(CancellationToken cancellationToken = default)
     {
         await _reloadLock.WaitAsync(cancellationToken);
+        var span = HostSpans.StartReload(initial: false);
         try
         {
             var previous = Current;
@@ -112,10 +123,13 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             }
 
             Swap(snapshot, previous);
+            HostSpans.EndReload(span, snapshot, configError, plugins.Failures.Count);
+            _metrics.Reloaded(configError, plugins.Failures.Count);
             return plugins.Transient;
         }
         finally
         {
+            span?.Dispose();
             _reloadLock.Release();
         }
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using PluginHost.Configuration;
 using PluginHost.Sdk;
+using PluginHost.Telemetry;
 
 namespace PluginHost.Routing;
 
@@ -10,7 +11,7 @@ namespace PluginHost.Routing;
 /// the rest are chosen by <c>routing_strategy</c>; failures count toward cooldowns, successes feed latency and usage.
 /// The retry and fallback loop around it is the request pipeline's.
 /// </summary>
-internal sealed class Router(ProxyRuntime runtime, IRouterState state)
+internal sealed class Router(ProxyRuntime runtime, IRouterState state, PluginHostMetrics metrics)
 {
     private readonly ConcurrentDictionary<string, DeploymentStats> _stats = new(StringComparer.Ordinal);
 
@@ -106,6 +107,7 @@ internal sealed class Router(ProxyRuntime runtime, IRouterState state)
             var wait = retryAfter is { } told && told > settings.CooldownTime ? told : settings.CooldownTime;
             var reason = rateLimited ? "rate limited (429)" : $"{failures} failures this minute ({error}), more than allowed_fails {allowed}";
             await state.CoolDownAsync(route.Deployment.Id, now + wait, reason);
+            metrics.CooledDown(group.Name, route.Deployment.Id, error);
         }
     }
 
@@ -252,6 +254,7 @@ internal sealed class DeploymentStats
     private double _latencyMs;
     private long _successes;
     private long _failures;
+    private volatile bool _lastFailed;
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -262,11 +265,19 @@ internal sealed class DeploymentStats
 
     public long Failures => Interlocked.Read(ref _failures);
 
+    /// <summary>Whether its last answered or failed attempt failed (LiteLLM's "partial outage").</summary>
+    public bool LastFailed => _lastFailed;
+
     public void Started() => Interlocked.Increment(ref _inFlight);
 
     public void Finished(TimeSpan latency, bool? success)
     {
         Interlocked.Decrement(ref _inFlight);
+        if (success is { } succeeded)
+        {
+            _lastFailed = !succeeded;
+        }
+
         if (success == true)
         {
             Interlocked.Increment(ref _successes);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -13,7 +14,8 @@ namespace OpenAiForwarder;
 /// </summary>
 /// <remarks>
 /// One pooled <see cref="HttpClient"/> per handler instance, disposed when the host unloads this version.
-/// Upstream errors keep their status code and message.
+/// Upstream errors keep their status code and message. The request's trace context goes to the upstream as W3C
+/// <c>traceparent</c>/<c>tracestate</c>, so the upstream's spans join the client's trace.
 /// </remarks>
 public sealed class OpenAiForwarder : CustomLlm, IDisposable
 {
@@ -26,6 +28,8 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
         EnableMultipleHttp2Connections = true,
+        // No DiagnosticsHandler (it would start an activity of its own around every call): CreateRequest adds the
+        // trace context itself.
         ActivityHeadersPropagator = null,
     })
     {
@@ -94,6 +98,13 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         if (!string.IsNullOrEmpty(request.Deployment.ApiKey))
         {
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.Deployment.ApiKey);
+        }
+
+        // The current span (the host's span of this attempt when it traces; else the one ASP.NET Core keeps for the
+        // request, which carries the client's traceparent): the upstream continues the same trace. None, nothing to send.
+        if (Activity.Current is { } activity)
+        {
+            DistributedContextPropagator.Current.Inject(activity, message, static (carrier, name, value) => ((HttpRequestMessage)carrier!).Headers.TryAddWithoutValidation(name, value));
         }
 
         return message;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using OpenAI;
 using OpenAI.Chat;
+using OpenTelemetry.Trace;
 using PluginHost.Routing;
 
 namespace PluginHost.Tests.Infrastructure;
@@ -49,7 +50,15 @@ internal sealed class TestProxy : IAsyncDisposable
     /// Starts a proxy with <paramref name="yaml"/> as its configuration and the given plugin builds installed,
     /// each as <c>plugins/Name/</c>: pass <c>("Versioned", "Versioned.V1")</c> pairs or plain project names.
     /// </summary>
-    public static async Task<TestProxy> StartAsync(string yaml, IEnumerable<(string Name, string Build)> plugins, bool watch = false, params string[] extraArgs)
+    public static Task<TestProxy> StartAsync(string yaml, IEnumerable<(string Name, string Build)> plugins, bool watch = false, params string[] extraArgs) =>
+        StartAsync(yaml, plugins, tracing: null, watch, extraArgs);
+
+    /// <summary>Starts a proxy whose spans go to <paramref name="spans"/> (tracing on, as with an OTLP endpoint, but in memory).</summary>
+    public static Task<TestProxy> StartTracedAsync(string yaml, ExportedSpans spans, params string[] plugins) =>
+        StartAsync(yaml, plugins.Select(p => (p, p)), tracing => tracing.AddInMemoryExporter(spans));
+
+    /// <summary>As <see cref="StartAsync(string, IEnumerable{ValueTuple{string, string}}, bool, string[])"/>, with <paramref name="tracing"/> turning tracing on and configuring it.</summary>
+    public static async Task<TestProxy> StartAsync(string yaml, IEnumerable<(string Name, string Build)> plugins, Action<TracerProviderBuilder>? tracing, bool watch = false, params string[] extraArgs)
     {
         var root = Path.Combine(Path.GetTempPath(), "pluginhost-tests", Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Path.Combine(root, "plugins"));
@@ -64,11 +73,14 @@ internal sealed class TestProxy : IAsyncDisposable
         WebApplication app;
         try
         {
-            app = PluginHostApplication.Build(args, logging =>
-            {
-                logging.ClearProviders();
-                logging.AddProvider(logs);
-            });
+            app = PluginHostApplication.Build(
+                args,
+                logging =>
+                {
+                    logging.ClearProviders();
+                    logging.AddProvider(logs);
+                },
+                tracing);
         }
         catch
         {

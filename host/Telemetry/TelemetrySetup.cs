@@ -1,0 +1,110 @@
+using System.Diagnostics.Metrics;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using PluginHost.OpenAi;
+using PluginHost.Routing;
+
+namespace PluginHost.Telemetry;
+
+/// <summary>
+/// Wires OpenTelemetry into the proxy as <see cref="TelemetryOptions"/> says: the metrics (Prometheus at <c>/metrics</c>,
+/// OTLP when an endpoint is set), the tracer provider only when something will read its spans, and the request
+/// middleware that records each handler request when it ends.
+/// </summary>
+internal static class TelemetrySetup
+{
+    /// <summary>The Prometheus scrape path.</summary>
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>
+    /// Registers the metrics and, when asked for, tracing. <paramref name="tracing"/> (tests) turns tracing on and
+    /// configures it further, e.g. with an in-memory exporter.
+    /// </summary>
+    public static void AddPluginHostTelemetry(this WebApplicationBuilder builder, TelemetryOptions options, Action<TracerProviderBuilder>? tracing = null)
+    {
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(services => new PluginHostMetrics(services.GetRequiredService<IMeterFactory>().Create(PluginHostMetrics.MeterName, ThisAssembly.Version)));
+        if (options.Disabled)
+        {
+            return;
+        }
+
+        var telemetry = builder.Services.AddOpenTelemetry().ConfigureResource(resource =>
+        {
+            // OTEL_SERVICE_NAME, when set, names the service (read by the SDK's default resource).
+            if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_SERVICE_NAME"]))
+            {
+                resource.AddService("pluginhost", serviceVersion: ThisAssembly.Version);
+            }
+        });
+        telemetry.WithMetrics(metrics =>
+        {
+            metrics.AddMeter(PluginHostMetrics.MeterName);
+            // Each scrape sees the counts as they are (the exporter's default keeps an answer for 300 ms).
+            metrics.AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
+            if (options.OtlpMetrics)
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
+
+        if (!options.Tracing && tracing is null)
+        {
+            // No tracer provider: no listener, so ASP.NET Core, HttpClient and PluginHost create no spans for it.
+            return;
+        }
+
+        telemetry.WithTracing(traces =>
+        {
+            traces.AddSource(HostSpans.SourceName);
+            traces.AddSource([.. options.Sources]);
+            traces.AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context => !IsProbeOrScrape(context.Request.Path));
+            traces.AddHttpClientInstrumentation();
+            if (options.OtlpTraces)
+            {
+                traces.AddOtlpExporter();
+            }
+
+            tracing?.Invoke(traces);
+        });
+    }
+
+    /// <summary>
+    /// Starts the providers now, so loading the first snapshot is traced and counted; adds the state read at each
+    /// collection, the request middleware (before the error handling, so it sees the status sent), and <c>GET /metrics</c>.
+    /// </summary>
+    public static void UsePluginHostTelemetry(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<TelemetryOptions>();
+        var tracing = app.Services.GetService<TracerProvider>() is not null;
+        _ = app.Services.GetService<MeterProvider>();
+        Describe(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TelemetrySetup).FullName!), options, tracing);
+        app.Services.GetRequiredService<PluginHostMetrics>().Observe(app.Services.GetRequiredService<ProxyRuntime>(), app.Services.GetRequiredService<Router>());
+        app.UseMiddleware<RequestTelemetryMiddleware>();
+        if (!options.Disabled)
+        {
+            app.MapPrometheusScrapingEndpoint(MetricsPath);
+        }
+    }
+
+    /// <summary>Says at startup what is measured and where it goes: the one place an operator sees that the variables took.</summary>
+    private static void Describe(ILogger logger, TelemetryOptions options, bool tracing)
+    {
+        if (options.Disabled)
+        {
+            Log.TelemetryDisabled(logger);
+            return;
+        }
+
+        var metrics = options.OtlpMetrics ? $"at {MetricsPath} and over OTLP" : $"at {MetricsPath}";
+        var traces = !tracing ? "off (no OTLP endpoint; PLUGINHOST_TRACING=1 records them without one)"
+            : options.OtlpTraces ? $"over OTLP, sources {string.Join(",", options.Sources)}"
+            : $"recorded, not exported, sources {string.Join(",", options.Sources)}";
+        Log.TelemetryStarted(logger, metrics, traces);
+    }
+
+    /// <summary>Health probes and scrapes come every few seconds and say nothing about requests: no spans for them.</summary>
+    private static bool IsProbeOrScrape(PathString path) =>
+        path.StartsWithSegments("/health", StringComparison.Ordinal) || path.Equals(MetricsPath, StringComparison.Ordinal);
+}
