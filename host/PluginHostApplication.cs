@@ -58,6 +58,7 @@ internal static class PluginHostApplication
 
         // The router state follows the first configuration: a reload cannot move it to (or off) another Redis.
         app.Services.GetRequiredService<IRouterState>();
+        app.ObservePluginHost();
         app.MapOpenAiApi();
         app.MapStatusPage();
         return app;

@@ -71,8 +71,9 @@ internal static class TelemetrySetup
     }
 
     /// <summary>
-    /// Starts the providers now, so loading the first snapshot is traced and counted; adds the state read at each
-    /// collection, the request middleware (before the error handling, so it sees the status sent), and <c>GET /metrics</c>.
+    /// Starts the providers now, so loading the first snapshot is traced and counted; adds the request middleware
+    /// (before the error handling, so it sees the status sent) and <c>GET /metrics</c>. Call
+    /// <see cref="ObservePluginHost"/> once the first snapshot is loaded.
     /// </summary>
     public static void UsePluginHostTelemetry(this WebApplication app)
     {
@@ -80,13 +81,16 @@ internal static class TelemetrySetup
         var tracing = app.Services.GetService<TracerProvider>() is not null;
         _ = app.Services.GetService<MeterProvider>();
         Describe(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TelemetrySetup).FullName!), options, tracing);
-        app.Services.GetRequiredService<PluginHostMetrics>().Observe(app.Services.GetRequiredService<ProxyRuntime>(), app.Services.GetRequiredService<Router>());
         app.UseMiddleware<RequestTelemetryMiddleware>();
         if (!options.Disabled)
         {
             app.MapPrometheusScrapingEndpoint(MetricsPath);
         }
     }
+
+    /// <summary>Adds the state read at each collection (plugins, router); the router's state needs the first snapshot.</summary>
+    public static void ObservePluginHost(this WebApplication app) =>
+        app.Services.GetRequiredService<PluginHostMetrics>().Observe(app.Services.GetRequiredService<ProxyRuntime>(), app.Services.GetRequiredService<Router>());
 
     /// <summary>Says at startup what is measured and where it goes: the one place an operator sees that the variables took.</summary>
     private static void Describe(ILogger logger, TelemetryOptions options, bool tracing)

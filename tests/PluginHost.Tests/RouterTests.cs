@@ -188,7 +188,8 @@ public sealed class RouterTests
             "  allowed_fails: 1\n  cooldown_time: 60\n");
 
         var first = new List<Answer>();
-        for (var i = 0; i < 12; i++)
+        // simple-shuffle is random: send until the bad deployment has been picked often enough to cool down (bounded).
+        for (var i = 0; i < 12 || (!await IsCoolingDown(proxy, "bad") && i < 200); i++)
         {
             first.Add(await Ask(proxy, "pair", "default", stream: i % 2 == 0));
         }
@@ -473,7 +474,7 @@ public sealed class RouterTests
         await using var proxy = await StartAsync(
             Deployment("pair", "bad", "fail:500") + Deployment("pair", "good"),
             "  allowed_fails: 0\n  cooldown_time: 60\n  num_retries: 1\n");
-        for (var i = 0; i < 6; i++)
+        for (var i = 0; i < 200 && !await IsCoolingDown(proxy, "bad"); i++)
         {
             await Ask(proxy, "pair", "default", stream: false);
         }
@@ -505,6 +506,12 @@ public sealed class RouterTests
         using var response = await anonymous.GetAsync("/router");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    private static async Task<bool> IsCoolingDown(TestProxy proxy, string deployment)
+    {
+        var status = await proxy.Http.GetFromJsonAsync<JsonElement>("/router");
+        return status.GetProperty("deployments").EnumerateArray().Any(d => d.GetProperty("id").GetString() == deployment && d.GetProperty("state").GetString() == "cooling_down");
     }
 
     /// <summary>Each deployment's requests in flight, from <c>/router</c>.</summary>
