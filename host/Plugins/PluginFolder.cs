@@ -59,6 +59,14 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
+            // Before loading anything of it: a plugin built against an SDK this host cannot serve is refused here,
+            // with what it needs, rather than failing on a request later.
+            if (SdkCompatibility.Check(content, SdkCompatibility.HostSdk) is { } incompatible)
+            {
+                Fail(file, old, $"refused: {incompatible}");
+                continue;
+            }
+
             LoadedPlugin? loaded = null;
             try
             {
