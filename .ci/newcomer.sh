@@ -103,12 +103,14 @@ done
 kill -0 "$proxy_pid" || { echo "newcomer: the proxy stopped" >&2; exit 1; }
 echo "  answer: $(ask_curl | grep -Eo '"content":"[^"]*"' | head -n 1)"
 
-# The other two kinds: generated, built and their generated tests run.
+# The other two kinds, with the other two test frameworks: generated, built and their generated tests run.
 cd "$work"
-for kind in completion chatclient; do
-  step "dotnet new pluginhost-handler --kind $kind, dotnet test"
-  dotnet new pluginhost-handler -n "Kind${kind^}" --kind "$kind" > /dev/null
-  (cd "Kind${kind^}" && dotnet test -nologo -v q 2>&1 | tail -n 1)
+for variant in completion:xunit chatclient:mstest; do
+  kind=${variant%%:*} tests=${variant##*:}
+  step "dotnet new pluginhost-handler --kind $kind --tests $tests, dotnet test"
+  dotnet new pluginhost-handler -n "Kind${kind^}" --kind "$kind" --tests "$tests" > /dev/null
+  (cd "Kind${kind^}" && dotnet test -nologo -v q > "$work/test-$kind.log" 2>&1) || { cat "$work/test-$kind.log"; exit 1; }
+  grep -E 'Passed!|Failed!|passed|failed' "$work/test-$kind.log" | tail -n 2
 done
 
 step "done: the newcomer path works"
