@@ -65,13 +65,13 @@ public sealed class PluginHostServer : IAsyncDisposable
     public IReadOnlyList<string> LogLines => _logs.Snapshot();
 
     /// <summary>Starts a proxy serving <typeparamref name="THandler"/> as the model <paramref name="model"/>.</summary>
-    public static Task<PluginHostServer> StartAsync<THandler>(string model, CancellationToken cancellationToken = default)
+    public static Task<PluginHostServer> StartAsync<THandler>(string model)
         where THandler : CustomLlm
     {
         var options = new PluginHostServerOptions();
         options.Handlers.Add(typeof(THandler));
         options.Models[typeof(THandler)] = model;
-        return StartAsync(options, cancellationToken);
+        return StartAsync(options);
     }
 
     /// <summary>
