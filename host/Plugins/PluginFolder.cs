@@ -59,17 +59,17 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
-            // Before loading anything of it: a plugin built against an SDK this host cannot serve is refused here,
-            // with what it needs, rather than failing on a request later.
-            if (SdkCompatibility.Check(content, SdkCompatibility.HostSdk) is { } incompatible)
-            {
-                Fail(file, old, $"refused: {incompatible}");
-                continue;
-            }
-
             LoadedPlugin? loaded = null;
             try
             {
+                // Before loading anything of it: a plugin built against an SDK this host cannot serve is refused here,
+                // with what it needs, rather than failing on a request later. (Unreadable metadata throws, as below.)
+                if (SdkCompatibility.Check(content, SdkCompatibility.HostSdk) is { } incompatible)
+                {
+                    Fail(file, old, $"refused: {incompatible}");
+                    continue;
+                }
+
                 var started = Stopwatch.GetTimestamp();
                 loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
