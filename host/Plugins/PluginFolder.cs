@@ -66,6 +66,17 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             var started = Stopwatch.GetTimestamp();
             try
             {
+                // Before loading anything of it: a plugin built against an SDK this host cannot serve is refused here,
+                // with what it needs, rather than failing on a request later. (Unreadable metadata throws, as below.)
+                if (SdkCompatibility.Check(content, SdkCompatibility.HostSdk) is { } incompatible)
+                {
+                    var refused = $"refused: {incompatible}";
+                    metrics.PluginLoaded(file.Name, Stopwatch.GetElapsedTime(started), ok: false);
+                    HostSpans.EndPluginLoad(span, null, refused);
+                    Fail(file, old, refused);
+                    continue;
+                }
+
                 loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
