@@ -304,45 +304,29 @@ internal static class MessagesRequestReader
         });
     }
 
-    private static List<ChatTool>? ReadTools(JsonElement value)
+    private static List<ChatTool>? ReadTools(JsonElement value) => RequestFields.Items(value, "tools", ReadTool);
+
+    private static ChatTool ReadTool(JsonElement tool, string path)
     {
-        if (value.ValueKind == JsonValueKind.Null)
+        if (tool.ValueKind != JsonValueKind.Object)
         {
-            return null;
+            throw InvalidType(path, "an object", tool);
         }
 
-        if (value.ValueKind != JsonValueKind.Array)
+        if (tool.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && !type.ValueEquals("custom"))
         {
-            throw InvalidType("tools", "an array", value);
+            throw OpenAiException.BadRequest($"{path}.type: '{type.GetString()}' tools are not supported by this proxy; only custom tools (with an input_schema) reach a handler.", $"{path}.type", "unsupported_value");
         }
 
-        var tools = new List<ChatTool>(value.GetArrayLength());
-        var index = 0;
-        foreach (var tool in value.EnumerateArray())
+        return new ChatTool
         {
-            var path = $"tools[{index++}]";
-            if (tool.ValueKind != JsonValueKind.Object)
+            Function = new FunctionDefinition
             {
-                throw InvalidType(path, "an object", tool);
-            }
-
-            if (tool.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && !type.ValueEquals("custom"))
-            {
-                throw OpenAiException.BadRequest($"{path}.type: '{type.GetString()}' tools are not supported by this proxy; only custom tools (with an input_schema) reach a handler.", $"{path}.type", "unsupported_value");
-            }
-
-            tools.Add(new ChatTool
-            {
-                Function = new FunctionDefinition
-                {
-                    Name = RequiredString(tool.TryGetProperty("name", out var name) ? name : null, $"{path}.name"),
-                    Description = tool.TryGetProperty("description", out var d) ? String(d, $"{path}.description") : null,
-                    Parameters = tool.TryGetProperty("input_schema", out var schema) ? Object(schema, $"{path}.input_schema") : throw Missing($"{path}.input_schema"),
-                },
-            });
-        }
-
-        return tools;
+                Name = RequiredString(tool.TryGetProperty("name", out var name) ? name : null, $"{path}.name"),
+                Description = tool.TryGetProperty("description", out var d) ? String(d, $"{path}.description") : null,
+                Parameters = tool.TryGetProperty("input_schema", out var schema) ? Object(schema, $"{path}.input_schema") : throw Missing($"{path}.input_schema"),
+            },
+        };
     }
 
     /// <summary><c>tool_choice</c> in chat's shape, and <c>disable_parallel_tool_use</c> as <c>parallel_tool_calls: false</c>.</summary>

@@ -306,44 +306,28 @@ internal static class ChatRequestReader
         return calls;
     }
 
-    private static List<ChatTool>? ReadTools(JsonElement value)
+    private static List<ChatTool>? ReadTools(JsonElement value) => RequestFields.Items(value, "tools", ReadTool);
+
+    private static ChatTool ReadTool(JsonElement tool, string path)
     {
-        if (value.ValueKind == JsonValueKind.Null)
+        if (tool.ValueKind != JsonValueKind.Object
+            || !tool.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
+            || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
         {
-            return null;
+            throw OpenAiException.BadRequest($"Missing required parameter: '{path}.function.name'.", $"{path}.function.name", "missing_required_parameter");
         }
 
-        if (value.ValueKind != JsonValueKind.Array)
+        return new ChatTool
         {
-            throw InvalidType("tools", "an array", value);
-        }
-
-        var tools = new List<ChatTool>(value.GetArrayLength());
-        var index = 0;
-        foreach (var tool in value.EnumerateArray())
-        {
-            var path = $"tools[{index++}]";
-            if (tool.ValueKind != JsonValueKind.Object
-                || !tool.TryGetProperty("function", out var function) || function.ValueKind != JsonValueKind.Object
-                || !function.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
+            Type = tool.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString()! : "function",
+            Function = new FunctionDefinition
             {
-                throw OpenAiException.BadRequest($"Missing required parameter: '{path}.function.name'.", $"{path}.function.name", "missing_required_parameter");
-            }
-
-            tools.Add(new ChatTool
-            {
-                Type = tool.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String ? type.GetString()! : "function",
-                Function = new FunctionDefinition
-                {
-                    Name = name.GetString()!,
-                    Description = function.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null,
-                    Parameters = function.TryGetProperty("parameters", out var p) ? Object(p, $"{path}.function.parameters") : null,
-                    Strict = function.TryGetProperty("strict", out var s) && s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean() : null,
-                },
-            });
-        }
-
-        return tools;
+                Name = name.GetString()!,
+                Description = function.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null,
+                Parameters = function.TryGetProperty("parameters", out var p) ? Object(p, $"{path}.function.parameters") : null,
+                Strict = function.TryGetProperty("strict", out var s) && s.ValueKind is JsonValueKind.True or JsonValueKind.False ? s.GetBoolean() : null,
+            },
+        };
     }
 
     private static ResponseFormat? ReadResponseFormat(JsonElement value)

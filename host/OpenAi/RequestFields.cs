@@ -138,6 +138,32 @@ internal static class RequestFields
         _ => throw InvalidType(path, "an integer", value),
     };
 
+    /// <summary>
+    /// An optional array (null when absent or null), each item read by <paramref name="read"/> with its path
+    /// (<c>tools[2]</c>); anything but an array is a 400 naming <paramref name="path"/>.
+    /// </summary>
+    public static List<T>? Items<T>(JsonElement value, string path, Func<JsonElement, string, T> read)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw InvalidType(path, "an array", value);
+        }
+
+        var items = new List<T>(value.GetArrayLength());
+        var index = 0;
+        foreach (var item in value.EnumerateArray())
+        {
+            items.Add(read(item, $"{path}[{index++}]"));
+        }
+
+        return items;
+    }
+
     /// <summary>A string or an array of strings, as a list.</summary>
     public static List<string>? Strings(JsonElement value, string path)
     {

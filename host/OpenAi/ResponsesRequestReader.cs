@@ -410,45 +410,29 @@ internal static class ResponsesRequestReader
         return text.ToString();
     }
 
-    private static List<ChatTool>? ReadTools(JsonElement value)
+    private static List<ChatTool>? ReadTools(JsonElement value) => RequestFields.Items(value, "tools", ReadTool);
+
+    private static ChatTool ReadTool(JsonElement tool, string path)
     {
-        if (value.ValueKind == JsonValueKind.Null)
+        var type = tool.ValueKind == JsonValueKind.Object && Field(tool, "type") is { ValueKind: JsonValueKind.String } t
+            ? t.GetString()!
+            : throw OpenAiException.BadRequest($"Invalid '{path}': expected an object with a string 'type'.", path, "invalid_type");
+        if (type != "function")
         {
-            return null;
+            throw OpenAiException.BadRequest(
+                $"Invalid '{path}.type': '{type}' tools are not supported by this proxy; only 'function' tools reach a handler.", $"{path}.type", "unsupported_value");
         }
 
-        if (value.ValueKind != JsonValueKind.Array)
+        return new ChatTool
         {
-            throw InvalidType("tools", "an array", value);
-        }
-
-        var tools = new List<ChatTool>(value.GetArrayLength());
-        var index = 0;
-        foreach (var tool in value.EnumerateArray())
-        {
-            var path = $"tools[{index++}]";
-            var type = tool.ValueKind == JsonValueKind.Object && Field(tool, "type") is { ValueKind: JsonValueKind.String } t
-                ? t.GetString()!
-                : throw OpenAiException.BadRequest($"Invalid '{path}': expected an object with a string 'type'.", path, "invalid_type");
-            if (type != "function")
+            Function = new FunctionDefinition
             {
-                throw OpenAiException.BadRequest(
-                    $"Invalid '{path}.type': '{type}' tools are not supported by this proxy; only 'function' tools reach a handler.", $"{path}.type", "unsupported_value");
-            }
-
-            tools.Add(new ChatTool
-            {
-                Function = new FunctionDefinition
-                {
-                    Name = RequiredString(Field(tool, "name"), $"{path}.name"),
-                    Description = Field(tool, "description") is { } d ? String(d, $"{path}.description") : null,
-                    Parameters = Field(tool, "parameters") is { } p ? Object(p, $"{path}.parameters") : null,
-                    Strict = Field(tool, "strict") is { } s ? Boolean(s, $"{path}.strict") : null,
-                },
-            });
-        }
-
-        return tools;
+                Name = RequiredString(Field(tool, "name"), $"{path}.name"),
+                Description = Field(tool, "description") is { } d ? String(d, $"{path}.description") : null,
+                Parameters = Field(tool, "parameters") is { } p ? Object(p, $"{path}.parameters") : null,
+                Strict = Field(tool, "strict") is { } s ? Boolean(s, $"{path}.strict") : null,
+            },
+        };
     }
 
     /// <summary><c>tool_choice</c> in chat's shape (a function is <c>{"type":"function","function":{"name"}}</c> there), and as sent.</summary>
