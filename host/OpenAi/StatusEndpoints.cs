@@ -135,9 +135,14 @@ internal static class StatusEndpoints
             handlers.Add(Status(plugin));
         }
 
+        foreach (var listed in snapshot.Available)
+        {
+            handlers.Add(new PluginStatus(listed.Name, listed.File, null, listed.Sha256[..16], null, null, null, listed.State, 0, listed.Reason, listed.Handlers) { Sha256 = listed.Sha256 });
+        }
+
         foreach (var failure in snapshot.Failures)
         {
-            if (!snapshot.Plugins.Any(p => p.Name == failure.Name))
+            if (!snapshot.Plugins.Any(p => p.Name == failure.Name) && !snapshot.Available.Any(p => p.Name == failure.Name))
             {
                 handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, []));
             }
@@ -160,7 +165,7 @@ internal static class StatusEndpoints
         plugin.State.ToString().ToLowerInvariant(),
         plugin.InFlight,
         plugin.LastError,
-        [.. plugin.HandlerTypes.Select(t => t.FullName ?? t.Name)]);
+        [.. plugin.HandlerTypes.Select(t => t.FullName ?? t.Name)]) { Sha256 = plugin.Sha256 };
 }
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
@@ -209,7 +214,11 @@ internal sealed record PluginStatus(
     string State,
     int InFlight,
     string? LastError,
-    IReadOnlyList<string> Handlers);
+    IReadOnlyList<string> Handlers)
+{
+    /// <summary>The full SHA-256 of the assembly (what <c>general_settings.allowed_plugin_sha256</c> lists).</summary>
+    public string? Sha256 { get; init; }
+}
 
 internal static class ThisAssembly
 {
