@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using PluginHost.Plugins;
 
 namespace PluginHost.Configuration;
 
@@ -10,6 +11,9 @@ internal sealed class CommandLineException(string flag, string message) : Config
     /// <summary>The flag at fault as the help text lists it (<c>--port</c>, not <c>-p</c>), or the unknown argument.</summary>
     public string Flag { get; } = flag;
 }
+
+/// <summary>A <c>keygen</c>, <c>sign</c> or <c>hash</c> command that failed: one line saying why (exit code 1).</summary>
+internal sealed class ToolCommandException(string message) : ConfigException(message);
 
 /// <summary>
 /// The command line, read with System.CommandLine: every flag is declared once, with what it accepts and its
@@ -102,11 +106,42 @@ internal static class HostCommandLine
         },
         defaultText: "plain"); // not given, the option's value is default(LogFormat), Plain
 
+    private static readonly Option<string> KeyOut = new("--out")
+    {
+        Description = "Where to write the key pair: PREFIX.pem (the private key) and PREFIX.pub.pem (the public key); existing files are not overwritten.",
+        HelpName = "PREFIX",
+        Required = true,
+    };
+
+    private static readonly Option<string> SigningKey = new("--key")
+    {
+        Description = "The private key (PEM) to sign with, as keygen writes it.",
+        HelpName = "FILE",
+        Required = true,
+    };
+
+    private static readonly Argument<string[]> SignFiles = new("FILE") { Description = "The plugin assemblies (and, for a folder plugin, its dependency assemblies) to sign.", Arity = ArgumentArity.OneOrMore };
+
+    private static readonly Argument<string[]> HashFiles = new("FILE") { Description = "The assemblies to hash.", Arity = ArgumentArity.OneOrMore };
+
+    private static readonly Command KeyGen = Tool(
+        new Command("keygen", "Make an ECDSA P-256 key pair for signing plugins.") { KeyOut },
+        (result, output) => SigningCommands.KeyGen(result.GetValue(KeyOut)!, output));
+
+    private static readonly Command Sign = Tool(
+        new Command("sign", "Sign plugin assemblies: writes FILE.sig beside each, which a key in general_settings.trusted_plugin_keys verifies.") { SigningKey, SignFiles },
+        (result, output) => SigningCommands.Sign(result.GetValue(SigningKey)!, result.GetValue(SignFiles)!, output));
+
+    private static readonly Command Hash = Tool(
+        new Command("hash", "Print the SHA-256 of assemblies, to list in general_settings.allowed_plugin_sha256.") { HashFiles },
+        (result, output) => SigningCommands.Hash(result.GetValue(HashFiles)!, output));
+
     private static readonly RootCommand Root = new(
         "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
-        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error).")
+        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 1 when keygen, sign or hash fails; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error); " +
+        "3 when a stop had to be forced (the shutdown outlasted --shutdown-timeout: a plugin's Dispose hung); 4 when the process had to be ended because even exiting hung (a plugin's process-exit handler).")
     {
-        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, Format,
+        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, Format, KeyGen, Sign, Hash,
     };
 
     // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
@@ -130,7 +165,8 @@ internal static class HostCommandLine
 
         if (result.Action is not null)
         {
-            result.Invoke(new InvocationConfiguration { Output = output ?? Console.Out });
+            // A command's failure propagates as its exception (Program turns it into one line and an exit code).
+            result.Invoke(new InvocationConfiguration { Output = output ?? Console.Out, EnableDefaultExceptionHandler = false });
             return null;
         }
 
@@ -207,6 +243,11 @@ internal static class HostCommandLine
             return new CommandLineException(option.Name, message);
         }
 
+        if (error.SymbolResult is ArgumentResult { Argument: var argument } && result.CommandResult.Command is var command and not RootCommand)
+        {
+            return new CommandLineException(argument.Name, $"{command.Name} needs {argument.Name}: {argument.Description} (pluginhost {command.Name} --help)");
+        }
+
         var token = result.UnmatchedTokens.Count > 0 ? result.UnmatchedTokens[0] : string.Join(' ', result.Tokens.Select(t => t.Value));
         return token.StartsWith('-')
             ? new CommandLineException(token, $"unknown option '{token}'; PluginHost --help lists them.")
@@ -233,6 +274,17 @@ internal static class HostCommandLine
             return value;
         };
         return option;
+    }
+
+    /// <summary>A command of the tool that runs <paramref name="run"/> with where to write, and exits 0 when it returns.</summary>
+    private static Command Tool(Command command, Action<ParseResult, TextWriter> run)
+    {
+        command.SetAction(result =>
+        {
+            run(result, result.InvocationConfiguration.Output);
+            return 0;
+        });
+        return command;
     }
 
     private static Option<double> Seconds(string name, string what, TimeSpan defaultValue) => Valued(
