@@ -136,13 +136,13 @@ internal static class HostCommandLine
         new Command("hash", "Print the SHA-256 of assemblies, to list in general_settings.allowed_plugin_sha256.") { HashFiles },
         (result, output) => SigningCommands.Hash(result.GetValue(HashFiles)!, output));
 
-    private static readonly RootCommand Root = new(
+    private static readonly RootCommand Root = Serving(new(
         "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
         "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 1 when keygen, sign or hash fails; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error); " +
         "3 when a stop had to be forced (the shutdown outlasted --shutdown-timeout: a plugin's Dispose hung); 4 when the process had to be ended because even exiting hung (a plugin's process-exit handler).")
     {
         Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, Format, KeyGen, Sign, Hash,
-    };
+    });
 
     // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
     private static readonly ParserConfiguration Parser = new() { ResponseFileTokenReplacer = null };
@@ -163,7 +163,7 @@ internal static class HostCommandLine
             throw Error(result, result.Errors[0]);
         }
 
-        if (result.Action is not null)
+        if (result.Action is { } action && action != Root.Action)
         {
             // A command's failure propagates as its exception (Program turns it into one line and an exit code).
             result.Invoke(new InvocationConfiguration { Output = output ?? Console.Out, EnableDefaultExceptionHandler = false });
@@ -245,7 +245,7 @@ internal static class HostCommandLine
 
         if (error.SymbolResult is ArgumentResult { Argument: var argument } && result.CommandResult.Command is var command and not RootCommand)
         {
-            return new CommandLineException(argument.Name, $"{command.Name} needs {argument.Name}: {argument.Description} (pluginhost {command.Name} --help)");
+            return new CommandLineException(argument.Name, $"{command.Name} needs at least one {argument.Name}; pluginhost {command.Name} --help says more.");
         }
 
         var token = result.UnmatchedTokens.Count > 0 ? result.UnmatchedTokens[0] : string.Join(' ', result.Tokens.Select(t => t.Value));
@@ -274,6 +274,16 @@ internal static class HostCommandLine
             return value;
         };
         return option;
+    }
+
+    /// <summary>
+    /// Serving is the root command's own job, done by Program with the options read here; the action only marks it as
+    /// runnable (a root command with subcommands and no action is an error when no subcommand is given).
+    /// </summary>
+    private static RootCommand Serving(RootCommand root)
+    {
+        root.SetAction(_ => 0);
+        return root;
     }
 
     /// <summary>A command of the tool that runs <paramref name="run"/> with where to write, and exits 0 when it returns.</summary>
