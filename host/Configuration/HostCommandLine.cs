@@ -84,7 +84,7 @@ internal static class HostCommandLine
 
     private static readonly Option<double> UnloadTimeout = Seconds("--unload-timeout", "How long an unloaded plugin may stay in memory before it is reported as leaked", Defaults.UnloadTimeout);
 
-    private static readonly Option<double> ShutdownTimeout = Seconds("--shutdown-timeout", "How long Ctrl+C waits for running requests and streams", Defaults.ShutdownTimeout);
+    private static readonly Option<double> ShutdownTimeout = Seconds("--shutdown-timeout", "How long Ctrl+C or SIGTERM waits for running requests and streams, then at most as long for the plugins to be disposed, before the process exits anyway", Defaults.ShutdownTimeout);
 
     private static readonly Option<double> ConstructorTimeout = Seconds("--constructor-timeout", "How long a handler's constructor may run before its version counts as failed", Defaults.ConstructorTimeout);
 
