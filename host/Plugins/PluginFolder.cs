@@ -117,7 +117,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             IReadOnlyList<string> handlers;
             try
             {
-                handlers = HandlerMetadata.HandlerTypes(content);
+                handlers = HandlerMetadata.HandlerTypes(content, file.Folder);
             }
             catch (BadImageFormatException)
             {
