@@ -246,6 +246,22 @@ public sealed class PluginTrustTests
         Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("13.0.0.0"));
     }
 
+    [Test]
+    public async Task A_dependency_changed_after_the_check_is_not_what_runs_the_checked_bytes_are()
+    {
+        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "LazyJson");
+        var folder = Path.Combine(proxy.PluginsDirectory, "LazyJson");
+        var json = Path.Combine(folder, "Newtonsoft.Json.dll");
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("LazyJson", Hashes(Sha256Of(Path.Combine(folder, "LazyJson.dll")), Sha256Of(json))));
+        await proxy.ReloadAsync();
+        Assert.That((await PluginAsync(proxy, "LazyJson")).GetProperty("state").GetString(), Is.EqualTo("active"));
+
+        // LazyJson first needs Newtonsoft.Json on its first request: by then the file holds another build of it.
+        await File.WriteAllBytesAsync(json, File.ReadAllBytes(Path.Combine(TestPaths.TestPlugin("DependsOnJson12"), "Newtonsoft.Json.dll")));
+
+        Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("13.0.0.0"), "the checked 13.0 bytes run, not the 12.0 file put there after the check");
+    }
+
     [TestCase("  allowed_plugin_sha256:\n    - abc123\n", "general_settings.allowed_plugin_sha256[0] 'abc123' is not a SHA-256 hash")]
     [TestCase("  trusted_plugin_keys:\n    - missing.pub.pem\n", "general_settings.trusted_plugin_keys[0] 'missing.pub.pem': cannot read the public key file")]
     [TestCase("  trusted_plugin_keys:\n    - \"-----BEGIN PUBLIC KEY-----\\nnot a key\\n-----END PUBLIC KEY-----\"\n", "general_settings.trusted_plugin_keys[0] 'inline PEM': not a PEM ECDSA public key")]
