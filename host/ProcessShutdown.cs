@@ -36,6 +36,7 @@ internal static class ProcessShutdown
         await app.WaitForShutdownAsync();
 
         // On a thread of its own: a handler's Dispose may block the disposing thread, not just never complete a task.
+        // What goes wrong from here on is written to standard error directly: the loggers are being disposed too.
         var code = Clean;
         var disposed = Task.Run(async () => await app.DisposeAsync());
         if (await Task.WhenAny(disposed, Task.Delay(shutdownTimeout)) != disposed)
