@@ -81,7 +81,7 @@ public sealed class PluginTrustTests
     [Test]
     public async Task An_unmapped_plugin_is_never_loaded_yet_is_listed_with_its_handler_types_and_a_reload_that_maps_it_loads_it()
     {
-        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "Marked");
+        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), [("TestHandlers", "TestHandlers"), ("Marked", "Marked")], watch: true);
 
         var marked = await PluginAsync(proxy, "Marked");
         Assert.Multiple(() =>
@@ -94,8 +94,9 @@ public sealed class PluginTrustTests
             Assert.That(proxy.Runtime.Current.Plugins.Select(p => p.Name), Is.EqualTo(new[] { "TestHandlers" }));
         });
 
+        // The watcher sees the edit: hot, no restart.
         await File.WriteAllTextAsync(proxy.ConfigPath, Config("Marked:MarkedLlm"));
-        await proxy.ReloadAsync();
+        await proxy.WaitForSnapshotAsync(s => s.Plugins.Any(p => p.Name == "Marked"));
 
         Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("marked"));
         marked = await PluginAsync(proxy, "Marked");
@@ -123,7 +124,7 @@ public sealed class PluginTrustTests
     public async Task A_plugin_whose_hash_is_not_allowed_is_refused_never_runs_is_reported_with_its_hash_and_loads_once_allowed_by_a_reload()
     {
         var otherHash = Convert.ToHexStringLower(SHA256.HashData("not the plugin"u8));
-        await using var proxy = await TestProxy.StartAsync(Config("Marked:MarkedLlm", Hashes(otherHash)), "Marked");
+        await using var proxy = await TestProxy.StartAsync(Config("Marked:MarkedLlm", Hashes(otherHash)), [("Marked", "Marked")], watch: true);
         var sha256 = Sha256Of(MarkedDll(proxy));
 
         var marked = await PluginAsync(proxy, "Marked");
@@ -138,8 +139,9 @@ public sealed class PluginTrustTests
             Assert.That(AnyCodeRan, Is.False, "a refused plugin never ran");
         });
 
+        // Allowing it is a configuration edit the watcher picks up (the hash as pasted, in either case).
         await File.WriteAllTextAsync(proxy.ConfigPath, Config("Marked:MarkedLlm", Hashes(otherHash, sha256.ToUpperInvariant())));
-        await proxy.ReloadAsync();
+        await proxy.WaitForSnapshotAsync(s => s.Plugins.Any(p => p.Name == "Marked"));
 
         Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("marked"));
         Assert.That((await PluginAsync(proxy, "Marked")).GetProperty("state").GetString(), Is.EqualTo("active"));
@@ -147,15 +149,16 @@ public sealed class PluginTrustTests
     }
 
     [Test]
-    public async Task A_plugin_signed_with_a_trusted_key_loads()
+    public async Task A_plugin_signed_with_a_trusted_key_loads_and_a_signature_written_while_running_is_picked_up()
     {
         var key = Path.Combine(_scratch, "key");
         SigningCommands.KeyGen(key, TextWriter.Null);
-        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "Marked");
-        SigningCommands.Sign(key + ".pem", [MarkedDll(proxy)], TextWriter.Null);
+        await using var proxy = await TestProxy.StartAsync(Config("Marked:MarkedLlm", Keys(key + ".pub.pem")), [("Marked", "Marked")], watch: true);
+        Assert.That((await PluginAsync(proxy, "Marked")).GetProperty("last_error").GetString(), Does.Contain("no readable signature Marked.dll.sig"));
+        Assert.That(AnyCodeRan, Is.False);
 
-        await File.WriteAllTextAsync(proxy.ConfigPath, Config("Marked:MarkedLlm", Keys(key + ".pub.pem")));
-        await proxy.ReloadAsync();
+        SigningCommands.Sign(key + ".pem", [MarkedDll(proxy)], TextWriter.Null);
+        await proxy.WaitForSnapshotAsync(s => s.Plugins.Any(p => p.Name == "Marked"));
 
         Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("marked"));
         Assert.That(File.Exists(Path.Combine(_markers, "Marked.module-initializer")));
