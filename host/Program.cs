@@ -31,6 +31,6 @@ catch (ToolCommandException ex)
 catch (ConfigException ex)
 {
     // A wrong flag or configuration: one line saying which, no stack trace.
-    await Console.Error.WriteLineAsync($"PluginHost cannot start: {ex.Message}");
+    await Console.Error.WriteLineAsync(HostCommandLine.IsToolCommand(args) ? $"pluginhost {args[0]}: {ex.Message}" : $"PluginHost cannot start: {ex.Message}");
     return 2;
 }

@@ -106,19 +106,17 @@ internal static class HostCommandLine
         },
         defaultText: "plain"); // not given, the option's value is default(LogFormat), Plain
 
-    private static readonly Option<string> KeyOut = new("--out")
-    {
-        Description = "Where to write the key pair: PREFIX.pem (the private key) and PREFIX.pub.pem (the public key); existing files are not overwritten.",
-        HelpName = "PREFIX",
-        Required = true,
-    };
+    private static readonly Option<string> KeyOut = Valued(
+        new Option<string>("--out") { HelpName = "PREFIX", Required = true },
+        "Where to write the key pair, PREFIX.pem (the private key) and PREFIX.pub.pem (the public key); existing files are not overwritten",
+        "a path prefix, e.g. --out deploy for deploy.pem and deploy.pub.pem",
+        text => (text.Trim().Length > 0, text));
 
-    private static readonly Option<string> SigningKey = new("--key")
-    {
-        Description = "The private key (PEM) to sign with, as keygen writes it.",
-        HelpName = "FILE",
-        Required = true,
-    };
+    private static readonly Option<string> SigningKey = Valued(
+        new Option<string>("--key") { HelpName = "FILE", Required = true },
+        "The private key to sign with",
+        "the PREFIX.pem file keygen wrote",
+        text => (text.Trim().Length > 0, text));
 
     private static readonly Argument<string[]> SignFiles = new("FILE") { Description = "The plugin assemblies (and, for a folder plugin, its dependency assemblies) to sign.", Arity = ArgumentArity.OneOrMore };
 
@@ -245,7 +243,7 @@ internal static class HostCommandLine
 
         if (error.SymbolResult is ArgumentResult { Argument: var argument } && result.CommandResult.Command is var command and not RootCommand)
         {
-            return new CommandLineException(argument.Name, $"{command.Name} needs at least one {argument.Name}; pluginhost {command.Name} --help says more.");
+            return new CommandLineException(argument.Name, $"at least one {argument.Name} is needed; pluginhost {command.Name} --help says more.");
         }
 
         var token = result.UnmatchedTokens.Count > 0 ? result.UnmatchedTokens[0] : string.Join(' ', result.Tokens.Select(t => t.Value));
@@ -275,6 +273,9 @@ internal static class HostCommandLine
         };
         return option;
     }
+
+    /// <summary>Whether <paramref name="args"/> run one of the tool's commands (<c>keygen</c>, <c>sign</c>, <c>hash</c>) rather than the proxy.</summary>
+    public static bool IsToolCommand(IReadOnlyList<string> args) => args.Count > 0 && Root.Subcommands.Any(c => c.Name == args[0]);
 
     /// <summary>
     /// Serving is the root command's own job, done by Program with the options read here; the action only marks it as

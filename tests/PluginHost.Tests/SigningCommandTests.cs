@@ -95,6 +95,18 @@ public sealed class SigningCommandTests
         });
     }
 
+    [TestCase("pluginhost hash: at least one FILE is needed", "hash")]
+    [TestCase("pluginhost sign: --key needs a value", "sign", "Marked.dll")]
+    [TestCase("pluginhost keygen: --out needs a value", "keygen")]
+    public async Task A_command_given_without_what_it_needs_exits_2_with_one_line_naming_it(string expected, params string[] args)
+    {
+        var (exitCode, output, error) = await ProxyProcess.RunAsync(_dir, args);
+
+        Assert.That(exitCode, Is.EqualTo(2));
+        Assert.That(error.Trim(), Does.StartWith(expected).And.Not.Contain("\n"));
+        Assert.That(output, Is.Empty);
+    }
+
     [Test]
     public async Task A_proxy_process_serves_a_plugin_signed_with_the_commands_and_refuses_a_changed_one_naming_its_hash()
     {
