@@ -199,6 +199,7 @@ start_servers() {
   write_plugins_and_config
   # shellcheck disable=SC2046 # the commands are plain words (paths from mktemp and the repository)
   start mini "$MOCK_PORT" $(mini_command "$MOCK_PORT")
+  MINI_PID="${PIDS[-1]}"
   # shellcheck disable=SC2046
   start proxy "$PROXY_PORT" $(proxy_command "$PROXY_PORT")
   PROXY_PID="${PIDS[-1]}"
@@ -231,13 +232,16 @@ run_full() {
   {
     row 1 && bench throughput --number 1 --title 'Hi! handler vs minimal ASP.NET Core app, throughput' \
       $(proxy_side my-custom-model) $(mini_side baseline) --rounds 10 --seconds 3 --target 0.8
-    row 2a && bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, throughput' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --target 0.5
+    # Row 2a's headline is the CPU a forwarded request adds on the server core (proxy + upstream, both sides).
+    # BENCH_FORWARDER_ROUNDS shortens rows 2a, 2b and 3 while iterating; the real run keeps the defaults.
+    row 2a && bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, CPU per request and throughput' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --target 0.5 \
+      --cpu-pids "$PROXY_PID,$MINI_PID" --cpu-target 50
     row 2b && bench latency --number 2b --title 'forwarder vs direct, added latency at 500 req/s' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --rate 500 --target 0.3
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --rate 500 --target 0.2
     row 3 && bench stream --number 3 --title 'streaming through the forwarder vs direct' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 6 --streams 30 --concurrency 4 \
-      --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.5
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-6}" --streams 30 --concurrency 4 \
+      --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.2
     # A fresh proxy: after the loads above its heap and pools are grown, and RSS would not move at all.
     local fresh_port
     if row 4; then
