@@ -14,6 +14,9 @@ namespace OpenAiForwarder;
 /// </summary>
 /// <remarks>
 /// One pooled <see cref="HttpClient"/> per handler instance, disposed when the host unloads this version.
+/// A plain (non-streamed) chat completion is passed through as the upstream's own bytes
+/// (<see cref="CompletionJsonAsync"/>: the host checks them and sets <c>model</c>, with no parse into records and no
+/// second serialization); the other endpoints get a <see cref="ModelResponse"/> from <see cref="CompletionAsync"/>.
 /// Upstream errors keep their status code and message. The request's trace context goes to the upstream as W3C
 /// <c>traceparent</c>/<c>tracestate</c>, so the upstream's spans join the client's trace.
 /// </remarks>
@@ -35,6 +38,15 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
     {
         Timeout = Timeout.InfiniteTimeSpan,
     };
+
+    /// <inheritdoc />
+    public override async Task<RawChatCompletion?> CompletionJsonAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
+    {
+        using var message = CreateRequest(request, stream: false);
+        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
+        return new RawChatCompletion { Json = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false) };
+    }
 
     /// <inheritdoc />
     public override async Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken)

@@ -37,7 +37,7 @@ public sealed class ForwarderTests
         await _upstream.DisposeAsync();
     }
 
-    /// <summary>A tiny upstream: echoes the last message, in two chunks when streaming; "fail" answers 429.</summary>
+    /// <summary>A tiny upstream: echoes the last message, in two chunks when streaming; "fail" answers 429, "garbage" a 200 that is not JSON.</summary>
     private async Task UpstreamAsync(HttpContext context)
     {
         using var body = await JsonDocument.ParseAsync(context.Request.Body);
@@ -51,6 +51,12 @@ public sealed class ForwarderTests
         {
             context.Response.StatusCode = 429;
             await context.Response.WriteAsJsonAsync(new { error = new { message = "upstream is busy", type = "rate_limit_error" } });
+            return;
+        }
+
+        if (text == "garbage")
+        {
+            await context.Response.WriteAsync("<html>not an answer</html>");
             return;
         }
 
@@ -70,7 +76,7 @@ public sealed class ForwarderTests
         }
 
         await context.Response.WriteAsync(
-            $"{{\"id\":\"up-1\",\"object\":\"chat.completion\",\"model\":\"real-model\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":{JsonSerializer.Serialize("up:" + text)}}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}}}");
+            $"{{\"id\":\"up-1\",\"object\":\"chat.completion\",\"model\":\"real-model\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":{JsonSerializer.Serialize("up:" + text)}}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}},\"system_fingerprint\":\"fp-up\",\"service_tier\":\"default\"}}");
     }
 
     private static string? LastContent(JsonElement body) =>
@@ -119,5 +125,42 @@ public sealed class ForwarderTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("upstream is busy"));
+    }
+
+    [Test]
+    public async Task A_completion_is_passed_through_with_the_upstreams_own_fields_and_only_the_model_changed()
+    {
+        using var response = await _proxy.Http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"gpt","messages":[{"role":"user","content":"raw"}]}"""));
+        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
+        Assert.That(answer.GetProperty("model").GetString(), Is.EqualTo("gpt"));
+        Assert.That(answer.GetProperty("id").GetString(), Is.EqualTo("up-1"));
+        Assert.That(answer.GetProperty("system_fingerprint").GetString(), Is.EqualTo("fp-up"));
+        Assert.That(answer.GetProperty("service_tier").GetString(), Is.EqualTo("default"), "a field the SDK's records do not model still reaches the client");
+        Assert.That(answer.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), Is.EqualTo("up:raw"));
+        Assert.That(response.Headers.GetValues("x-litellm-model-group"), Is.EqualTo(new[] { "gpt" }));
+    }
+
+    [Test]
+    public async Task An_upstream_answer_that_is_not_a_chat_completion_is_a_500_naming_the_handler()
+    {
+        using var response = await _proxy.Http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"gpt","messages":[{"role":"user","content":"garbage"}]}"""));
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.InternalServerError));
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("OpenAiForwarder").And.Contain("not valid JSON"));
+    }
+
+    [Test]
+    public async Task The_Responses_API_through_the_forwarder_still_gets_a_parsed_answer()
+    {
+        using var response = await _proxy.Http.PostAsync("/v1/responses", new StringContent("""{"model":"gpt","input":"via responses"}"""));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+        var output = JsonDocument.Parse(text).RootElement.GetProperty("output")[0];
+        Assert.That(output.GetProperty("content")[0].GetProperty("text").GetString(), Is.EqualTo("up:via responses"));
     }
 }
