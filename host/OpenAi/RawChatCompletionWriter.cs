@@ -13,12 +13,15 @@ namespace PluginHost.OpenAi;
 /// </summary>
 internal static class RawChatCompletionWriter
 {
+    [ThreadStatic]
+    private static (string Name, byte[] Json)? _lastModel;
+
     /// <summary>Writes <paramref name="json"/> as the answer; returns its usage (null when it has none).</summary>
     /// <exception cref="InvalidAnswerException">The bytes are not a <c>chat.completion</c> object.</exception>
     public static Usage? Write(Utf8JsonWriter writer, ReadOnlySpan<byte> json, string model)
     {
         var shape = Read(json);
-        var encodedModel = JsonEncodedText.Encode(model, WireJsonContext.WriterOptions.Encoder).EncodedUtf8Bytes;
+        var encodedModel = Encoded(model);
         // The answer with its model replaced (or, when it has none, added as the first property).
         var replaces = shape.ModelStart >= 0;
         var keepUntil = replaces ? shape.ModelStart : shape.ObjectStart + 1;
@@ -44,6 +47,17 @@ internal static class RawChatCompletionWriter
         }
 
         return shape.Usage;
+    }
+
+    /// <summary>The model name as JSON string content; the last one is kept per thread (one model answers most requests).</summary>
+    private static ReadOnlySpan<byte> Encoded(string model)
+    {
+        if (_lastModel is not { } last || !ReferenceEquals(last.Name, model) && last.Name != model)
+        {
+            _lastModel = last = (model, JsonEncodedText.Encode(model, WireJsonContext.WriterOptions.Encoder).EncodedUtf8Bytes.ToArray());
+        }
+
+        return last.Json;
     }
 
     private static void Append(Span<byte> output, ref int at, ReadOnlySpan<byte> bytes)

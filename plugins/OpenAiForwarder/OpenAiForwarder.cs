@@ -45,7 +45,16 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         using var message = CreateRequest(request, stream: false);
         using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
-        return new RawChatCompletion { Json = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false) };
+        if (response.Content.Headers.ContentLength is not { } length || length > Array.MaxLength)
+        {
+            return new RawChatCompletion { Json = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false) };
+        }
+
+        // The usual case (a Content-Length): one array of exactly the answer's size, read straight from the connection.
+        var json = new byte[length];
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await body.ReadExactlyAsync(json, cancellationToken).ConfigureAwait(false);
+        return new RawChatCompletion { Json = json };
     }
 
     /// <inheritdoc />
@@ -95,21 +104,25 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         }
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Uri> _endpoints = new(StringComparer.Ordinal);
+    // Per deployment (api_base, api_key): the endpoint's Uri and the Authorization header's value, made once.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string ApiBase, string? ApiKey), Upstream> _upstreams = new();
 
     private HttpRequestMessage CreateRequest(ChatCompletionRequest request, bool stream)
     {
         var apiBase = request.Deployment.ApiBase
             ?? throw new CustomLlmException(500, $"Model '{request.RequestedModel}' has no api_base: set litellm_params.api_base for it in plugins.yaml.");
-        var endpoint = _endpoints.GetOrAdd(apiBase, static b => new Uri(b.TrimEnd('/') + "/chat/completions"));
-        var message = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        var upstream = _upstreams.GetOrAdd((apiBase, request.Deployment.ApiKey), static key => new Upstream(
+            new Uri(key.ApiBase.TrimEnd('/') + "/chat/completions"),
+            string.IsNullOrEmpty(key.ApiKey) ? null : "Bearer " + key.ApiKey));
+        var message = new HttpRequestMessage(HttpMethod.Post, upstream.Endpoint)
         {
-            Content = new ReadOnlyMemoryContent(OpenAiWire.WriteRequest(request, stream)),
+            Content = new ByteArrayContent(OpenAiWire.WriteRequest(request, stream)),
         };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        if (!string.IsNullOrEmpty(request.Deployment.ApiKey))
+        // Known-good values, added without parsing them into header objects on every request.
+        message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        if (upstream.Authorization is { } authorization)
         {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", request.Deployment.ApiKey);
+            message.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
 
         // The current span (the host's span of this attempt when it traces; else the one ASP.NET Core keeps for the
@@ -121,6 +134,8 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
 
         return message;
     }
+
+    private sealed record Upstream(Uri Endpoint, string? Authorization);
 
     private static async Task ThrowIfFailedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
