@@ -73,7 +73,7 @@ internal static partial class Throughput
         {
             // The headline: the CPU a request costs the server core, this side minus the other (rounds' median).
             var added = Stats.Median(cpuAdded);
-            throughput = $"CPU per request +{Report.F(added, "0.0")} µs ({Report.F(Stats.Median(cpuA), "0.0")} µs {a.Label} vs {Report.F(Stats.Median(cpuB), "0.0")} µs {b.Label}; rounds: {string.Join(", ", cpuAdded.Select(c => Report.F(c, "0.0")))}); throughput {throughput}";
+            throughput = $"CPU per request {(added < 0 ? "−" : "+")}{Report.F(Math.Abs(added), "0.0")} µs ({Report.F(Stats.Median(cpuA), "0.0")} µs {a.Label} vs {Report.F(Stats.Median(cpuB), "0.0")} µs {b.Label}; added per round: {string.Join(", ", cpuAdded.Select(c => Report.F(c, "0.0")))}); throughput {throughput}";
             if (!double.IsNaN(cpuTarget))
             {
                 met &= added <= cpuTarget;

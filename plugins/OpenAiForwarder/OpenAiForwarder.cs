@@ -1,6 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using PluginHost.Sdk;
@@ -104,19 +104,19 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         }
     }
 
-    // Per deployment (api_base, api_key): the endpoint's Uri and the Authorization header's value, made once.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string ApiBase, string? ApiKey), Upstream> _upstreams = new();
+    // Per upstream (api_base, api_key, http2): the endpoint's Uri, the Authorization header's value and the HTTP
+    // version, made once. Keyed by value, not by the host's Deployment objects, which change with every config reload.
+    private readonly ConcurrentDictionary<(string? ApiBase, string? ApiKey, bool Http2), Upstream> _upstreams = new();
 
     private HttpRequestMessage CreateRequest(ChatCompletionRequest request, bool stream)
     {
-        var apiBase = request.Deployment.ApiBase
-            ?? throw new CustomLlmException(500, $"Model '{request.RequestedModel}' has no api_base: set litellm_params.api_base for it in plugins.yaml.");
-        var upstream = _upstreams.GetOrAdd((apiBase, request.Deployment.ApiKey), static key => new Upstream(
-            new Uri(key.ApiBase.TrimEnd('/') + "/chat/completions"),
-            string.IsNullOrEmpty(key.ApiKey) ? null : "Bearer " + key.ApiKey));
-        var message = new HttpRequestMessage(HttpMethod.Post, upstream.Endpoint)
+        var deployment = request.Deployment;
+        var upstream = _upstreams.GetOrAdd((deployment.ApiBase, deployment.ApiKey, Upstream.Http2(deployment)), static key => Upstream.For(key.ApiBase, key.ApiKey, key.Http2));
+        var message = new HttpRequestMessage(HttpMethod.Post, upstream.Endpoint ?? throw new CustomLlmException(500, $"Model '{request.RequestedModel}' has no api_base: set litellm_params.api_base for it in plugins.yaml."))
         {
             Content = new ByteArrayContent(OpenAiWire.WriteRequest(request, stream)),
+            Version = upstream.Version,
+            VersionPolicy = upstream.VersionPolicy,
         };
         // Known-good values, added without parsing them into header objects on every request.
         message.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
@@ -135,7 +135,32 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         return message;
     }
 
-    private sealed record Upstream(Uri Endpoint, string? Authorization);
+    /// <summary>How requests for one deployment go upstream.</summary>
+    /// <param name="Endpoint">The chat completions URL; null without an <c>api_base</c>.</param>
+    /// <param name="Authorization">The <c>Authorization</c> header's value; null without an <c>api_key</c>.</param>
+    /// <param name="Version">HTTP/2 for <c>https</c> (ALPN falls back to HTTP/1.1) and with <c>http2: true</c>; HTTP/1.1 otherwise.</param>
+    /// <param name="VersionPolicy">Exactly HTTP/2 with <c>http2: true</c> (cleartext HTTP/2 by prior knowledge), else the version or lower.</param>
+    private sealed record Upstream(Uri? Endpoint, string? Authorization, Version Version, HttpVersionPolicy VersionPolicy)
+    {
+        public static Upstream For(string? apiBase, string? apiKey, bool http2)
+        {
+            var endpoint = apiBase is null ? null : new Uri(apiBase.TrimEnd('/') + "/chat/completions");
+            var authorization = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
+            if (http2)
+            {
+                return new Upstream(endpoint, authorization, HttpVersion.Version20, HttpVersionPolicy.RequestVersionExact);
+            }
+
+            return endpoint?.Scheme == Uri.UriSchemeHttps
+                ? new Upstream(endpoint, authorization, HttpVersion.Version20, HttpVersionPolicy.RequestVersionOrLower)
+                : new Upstream(endpoint, authorization, HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower);
+        }
+
+        /// <summary><c>litellm_params.http2: true</c> (a YAML boolean, or the string <c>true</c>).</summary>
+        public static bool Http2(Deployment deployment) =>
+            deployment.LitellmParams.TryGetValue("http2", out var value)
+            && (value is true || value is string text && bool.TryParse(text, out var flag) && flag);
+    }
 
     private static async Task ThrowIfFailedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

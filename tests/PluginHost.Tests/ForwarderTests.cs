@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenAI.Chat;
 using PluginHost.Tests.Infrastructure;
 
@@ -11,6 +12,8 @@ namespace PluginHost.Tests;
 public sealed class ForwarderTests
 {
     private WebApplication _upstream = null!;
+    private WebApplication _upstreamH2c = null!;
+    private readonly List<(string? Text, string Protocol)> _protocols = [];
     private TestProxy _proxy = null!;
     private readonly List<(string? Authorization, JsonElement Body)> _received = [];
 
@@ -25,8 +28,19 @@ public sealed class ForwarderTests
         await _upstream.StartAsync();
         var address = _upstream.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
+        // The same upstream serving cleartext HTTP/2 only (prior knowledge), for a deployment with http2: true.
+        var h2c = WebApplication.CreateSlimBuilder();
+        h2c.Logging.ClearProviders();
+        h2c.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        _upstreamH2c = h2c.Build();
+        _upstreamH2c.MapPost("/v1/chat/completions", UpstreamAsync);
+        await _upstreamH2c.StartAsync();
+        var h2cAddress = _upstreamH2c.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
         _proxy = await TestProxy.StartAsync(
-            Yaml.Config(new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream"))),
+            Yaml.Config(
+                new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream")),
+                new Model("gpt-h2c", "OpenAiForwarder", ("api_base", h2cAddress + "/v1"), ("api_key", "sk-upstream"), ("http2", "true"))),
             "OpenAiForwarder");
     }
 
@@ -35,6 +49,7 @@ public sealed class ForwarderTests
     {
         await _proxy.DisposeAsync();
         await _upstream.DisposeAsync();
+        await _upstreamH2c.DisposeAsync();
     }
 
     /// <summary>A tiny upstream: echoes the last message, in two chunks when streaming; "fail" answers 429, "garbage" a 200 that is not JSON.</summary>
@@ -47,6 +62,10 @@ public sealed class ForwarderTests
         }
 
         var text = LastContent(body.RootElement);
+        lock (_protocols)
+        {
+            _protocols.Add((text, context.Request.Protocol));
+        }
         if (text == "fail")
         {
             context.Response.StatusCode = 429;
@@ -162,5 +181,29 @@ public sealed class ForwarderTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
         var output = JsonDocument.Parse(text).RootElement.GetProperty("output")[0];
         Assert.That(output.GetProperty("content")[0].GetProperty("text").GetString(), Is.EqualTo("up:via responses"));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_deployment_with_http2_true_forwards_over_cleartext_HTTP2_and_the_default_over_HTTP11(bool http2)
+    {
+        var text = $"protocol {http2}";
+        var model = http2 ? "gpt-h2c" : "gpt";
+
+        var completion = (await _proxy.Chat(model).CompleteChatAsync([new UserChatMessage(text)])).Value;
+        var streamed = new List<string>();
+        await foreach (var update in _proxy.Chat(model).CompleteChatStreamingAsync([new UserChatMessage(text + " streamed")]))
+        {
+            streamed.AddRange(update.ContentUpdate.Select(c => c.Text).Where(t => t.Length > 0));
+        }
+
+        Assert.That(completion.Content[0].Text, Is.EqualTo("up:" + text));
+        Assert.That(completion.Model, Is.EqualTo(model));
+        Assert.That(streamed, Is.EqualTo(new[] { "up:", text + " streamed" }));
+        var expected = http2 ? "HTTP/2" : "HTTP/1.1";
+        lock (_protocols)
+        {
+            Assert.That(_protocols.Where(p => p.Text!.StartsWith(text, StringComparison.Ordinal)).Select(p => p.Protocol), Is.EqualTo(new[] { expected, expected }));
+        }
     }
 }
