@@ -13,7 +13,7 @@ namespace OpenAiForwarder;
 /// what follows the provider prefix. Streams are passed through chunk by chunk as the upstream sends them.
 /// </summary>
 /// <remarks>
-/// One pooled <see cref="HttpClient"/> per handler instance, disposed when the host unloads this version.
+/// One pooled <see cref="SocketsHttpHandler"/> per handler instance, disposed when the host unloads this version.
 /// A plain (non-streamed) chat completion is passed through as the upstream's own bytes
 /// (<see cref="CompletionJsonAsync"/>: the host checks them and sets <c>model</c>, with no parse into records and no
 /// second serialization); the other endpoints get a <see cref="ModelResponse"/> from <see cref="CompletionAsync"/>.
@@ -22,7 +22,10 @@ namespace OpenAiForwarder;
 /// </remarks>
 public sealed class OpenAiForwarder : CustomLlm, IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
+    // An HttpMessageInvoker, as YARP forwards: HttpClient's layer (a linked CancellationTokenSource per request for
+    // its timeout and CancelPendingRequests, one more async state machine) does nothing a forwarder needs. The
+    // handler returns as soon as the headers arrive and the body is read as it comes.
+    private readonly HttpMessageInvoker _http = new(new SocketsHttpHandler
     {
         UseProxy = false,
         AllowAutoRedirect = false,
@@ -34,16 +37,13 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         // No DiagnosticsHandler (it would start an activity of its own around every call): CreateRequest adds the
         // trace context itself.
         ActivityHeadersPropagator = null,
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
+    }, disposeHandler: true);
 
     /// <inheritdoc />
     public override async Task<RawChatCompletion?> CompletionJsonAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
         using var message = CreateRequest(request, stream: false);
-        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.SendAsync(message, cancellationToken).ConfigureAwait(false);
         await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
         if (response.Content.Headers.ContentLength is not { } length || length > Array.MaxLength)
         {
@@ -61,7 +61,7 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
     public override async Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {
         using var message = CreateRequest(request, stream: false);
-        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.SendAsync(message, cancellationToken).ConfigureAwait(false);
         await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var document = await JsonDocument.ParseAsync(body, default, cancellationToken).ConfigureAwait(false);
@@ -74,7 +74,7 @@ public sealed class OpenAiForwarder : CustomLlm, IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var message = CreateRequest(request, stream: true);
-        using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        using var response = await _http.SendAsync(message, cancellationToken).ConfigureAwait(false);
         await ThrowIfFailedAsync(response, cancellationToken).ConfigureAwait(false);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(body);
