@@ -40,7 +40,8 @@ public sealed class ForwarderTests
         _proxy = await TestProxy.StartAsync(
             Yaml.Config(
                 new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream")),
-                new Model("gpt-h2c", "OpenAiForwarder", ("api_base", h2cAddress + "/v1"), ("api_key", "sk-upstream"), ("http2", "true"))),
+                new Model("gpt-h2c", "OpenAiForwarder", ("api_base", h2cAddress + "/v1"), ("api_key", "sk-upstream"), ("http2", "true")),
+                new Model("gpt-counted", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream"))),
             "OpenAiForwarder");
     }
 
@@ -205,5 +206,21 @@ public sealed class ForwarderTests
         {
             Assert.That(_protocols.Where(p => p.Text!.StartsWith(text, StringComparison.Ordinal)).Select(p => p.Protocol), Is.EqualTo(new[] { expected, expected }));
         }
+    }
+
+    [Test]
+    public async Task The_usage_of_a_passed_through_answer_is_counted_in_the_metrics()
+    {
+        await _proxy.Chat("gpt-counted").CompleteChatAsync([new UserChatMessage("count me")]);
+        await _proxy.Chat("gpt-counted").CompleteChatAsync([new UserChatMessage("and me")]);
+
+        using var response = await _proxy.Http.GetAsync("/metrics");
+        var metrics = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+        (string, string)[] counted = [("gen_ai_operation_name", "chat"), ("gen_ai_request_model", "gpt-counted")];
+        Assert.Multiple(() =>
+        {
+            Assert.That(metrics.Value("gen_ai_client_token_usage_sum", [.. counted, ("gen_ai_token_type", "input")]), Is.EqualTo(10), "the upstream's 5 prompt tokens, twice");
+            Assert.That(metrics.Value("gen_ai_client_token_usage_sum", [.. counted, ("gen_ai_token_type", "output")]), Is.EqualTo(4), "and its 2 completion tokens");
+        });
     }
 }
