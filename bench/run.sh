@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 3 4 5 6 7 8a 8b 9 10 11a 11b 11c 11d 12a 12b; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 3 4 5 6 7 8a 8b 9 10 11a 11b 11c 11d 12a 12b; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -142,6 +142,13 @@ model_list:
       model: openai-forwarder/gpt-4o-mini
       api_base: http://127.0.0.1:$MOCK_PORT/v1
       api_key: $UPSTREAM_KEY
+  # The same upstream over cleartext HTTP/2 (one multiplexed connection instead of a pool of HTTP/1.1 ones).
+  - model_name: upstream-gpt-h2c
+    litellm_params:
+      model: openai-forwarder/gpt-4o-mini
+      api_base: http://127.0.0.1:$MOCK_H2C_PORT/v1
+      api_key: $UPSTREAM_KEY
+      http2: true
   - model_name: echo-slow
     litellm_params:
       model: echo/echo-1
@@ -189,16 +196,18 @@ proxy_command() {
 }
 
 mini_command() {
-  echo "$MINI_EXE --port $1 --key $UPSTREAM_KEY --chunks $CHUNKS --chunk-delay-ms $CHUNK_DELAY_MS --first-chunk-delay-ms 2"
+  echo "$MINI_EXE --port $1 --key $UPSTREAM_KEY --chunks $CHUNKS --chunk-delay-ms $CHUNK_DELAY_MS --first-chunk-delay-ms 2${2:+ --h2c-port $2}"
 }
 
 start_servers() {
   DEAD_PORT="$(free_port)"
   MOCK_PORT="$(free_port)"
+  MOCK_H2C_PORT="$(free_port)"
   PROXY_PORT="$(free_port)"
   write_plugins_and_config
   # shellcheck disable=SC2046 # the commands are plain words (paths from mktemp and the repository)
-  start mini "$MOCK_PORT" $(mini_command "$MOCK_PORT")
+  start mini "$MOCK_PORT" $(mini_command "$MOCK_PORT" "$MOCK_H2C_PORT")
+  MINI_PID="${PIDS[-1]}"
   # shellcheck disable=SC2046
   start proxy "$PROXY_PORT" $(proxy_command "$PROXY_PORT")
   PROXY_PID="${PIDS[-1]}"
@@ -231,13 +240,20 @@ run_full() {
   {
     row 1 && bench throughput --number 1 --title 'Hi! handler vs minimal ASP.NET Core app, throughput' \
       $(proxy_side my-custom-model) $(mini_side baseline) --rounds 10 --seconds 3 --target 0.8
-    row 2a && bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, throughput' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --target 0.5
+    # Row 2a's headline is the CPU a forwarded request adds on the server core (proxy + upstream, both sides).
+    # BENCH_FORWARDER_ROUNDS shortens rows 2a, 2b and 3 while iterating; the real run keeps the defaults.
+    row 2a && bench throughput --number 2a --title 'forwarder vs calling the mock upstream directly, CPU per request and throughput' \
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --target 0.5 \
+      --cpu-pids "$PROXY_PID,$MINI_PID" --cpu-target 50 --warmup 30
+    # 2c: the same through a forwarder deployment with http2: true (cleartext HTTP/2 to the upstream), same targets.
+    row 2c && bench throughput --number 2c --title 'forwarder over HTTP/2 to the upstream (http2: true) vs direct, CPU per request and throughput' \
+      $(proxy_side upstream-gpt-h2c) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --target 0.5 \
+      --cpu-pids "$PROXY_PID,$MINI_PID" --cpu-target 50 --warmup 30
     row 2b && bench latency --number 2b --title 'forwarder vs direct, added latency at 500 req/s' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 10 --seconds 3 --rate 500 --target 0.3
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --rate 500 --target 0.2
     row 3 && bench stream --number 3 --title 'streaming through the forwarder vs direct' \
-      $(proxy_side upstream-gpt) $(mini_side direct) --rounds 6 --streams 30 --concurrency 4 \
-      --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.5
+      $(proxy_side upstream-gpt) $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-6}" --streams 30 --concurrency 4 \
+      --chunks "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" --target 0.2
     # A fresh proxy: after the loads above its heap and pools are grown, and RSS would not move at all.
     local fresh_port
     if row 4; then

@@ -7,7 +7,9 @@ using System.Text.Json;
 // model and each message's role checked) and answers a chat.completion of the proxy's shape, or, for
 // "stream": true, an SSE stream of chunks sent with configurable delays.
 //
-//   MiniOpenAi --port 8000 [--key sk-1234] [--chunks 20] [--chunk-delay-ms 10] [--first-chunk-delay-ms 2]
+//   MiniOpenAi --port 8000 [--key sk-1234] [--chunks 20] [--chunk-delay-ms 10] [--first-chunk-delay-ms 2] [--h2c-port 8001]
+//
+// --h2c-port also serves cleartext HTTP/2 (prior knowledge) on a second port, for a forwarder with http2: true.
 var settings = MiniSettings.Parse(args);
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -15,6 +17,10 @@ builder.WebHost.UseKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;
     kestrel.Listen(System.Net.IPAddress.Loopback, settings.Port);
+    if (settings.H2cPort is { } h2c)
+    {
+        kestrel.Listen(System.Net.IPAddress.Loopback, h2c, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+    }
 });
 
 var app = builder.Build();
@@ -23,7 +29,7 @@ app.MapPost("/chat/completions", context => ChatCompletion.HandleAsync(context, 
 app.MapGet("/health", () => "ok");
 await app.RunAsync();
 
-internal sealed record MiniSettings(int Port, string? Key, int Chunks, TimeSpan ChunkDelay, TimeSpan FirstChunkDelay)
+internal sealed record MiniSettings(int Port, string? Key, int Chunks, TimeSpan ChunkDelay, TimeSpan FirstChunkDelay, int? H2cPort)
 {
     public static MiniSettings Parse(string[] args)
     {
@@ -39,7 +45,8 @@ internal sealed record MiniSettings(int Port, string? Key, int Chunks, TimeSpan 
             values.GetValueOrDefault("--key"),
             Int("--chunks", 20),
             TimeSpan.FromMilliseconds(Int("--chunk-delay-ms", 10)),
-            TimeSpan.FromMilliseconds(Int("--first-chunk-delay-ms", 2)));
+            TimeSpan.FromMilliseconds(Int("--first-chunk-delay-ms", 2)),
+            values.ContainsKey("--h2c-port") ? Int("--h2c-port", 0) : null);
     }
 }
 

@@ -4,8 +4,12 @@ using PluginHost.Sdk;
 
 namespace PluginHost.OpenAi;
 
-/// <summary><c>POST /chat/completions</c>: OpenAI's chat request in, a <c>chat.completion</c> or its SSE chunks out.</summary>
-internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionRequest, ModelResponse>
+/// <summary>
+/// <c>POST /chat/completions</c>: OpenAI's chat request in, a <c>chat.completion</c> or its SSE chunks out. A
+/// handler may answer with the upstream's own <c>chat.completion</c> bytes (<see cref="CustomLlm.CompletionJsonAsync"/>),
+/// which are checked and sent without being parsed into records and serialized again.
+/// </summary>
+internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionRequest, ChatAnswer>
 {
     public static HandlerCapabilities Capability => HandlerCapabilities.ChatCompletions;
 
@@ -13,13 +17,31 @@ internal sealed class ChatCompletionsEndpoint : IHandlerEndpoint<ChatCompletionR
 
     public static ChatCompletionRequest Read(JsonElement root, RequestTarget target, RequestLimits limits) => ChatRequestReader.Read(root, target);
 
-    public static Usage? UsageOf(ModelResponse response) => response.Usage;
+    public static Usage? UsageOf(ChatAnswer answer) => answer.Usage;
 
-    public static Task<ModelResponse> InvokeAsync(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken) =>
-        handler.CompletionAsync(request, cancellationToken);
+    /// <summary>The handler's raw answer when it gives one (<see cref="CustomLlm.CompletionJsonAsync"/>), else its <see cref="ModelResponse"/>.</summary>
+    public static async Task<ChatAnswer> InvokeAsync(CustomLlm handler, ChatCompletionRequest request, CancellationToken cancellationToken)
+    {
+        if (await handler.CompletionJsonAsync(request, cancellationToken).ConfigureAwait(false) is { } raw)
+        {
+            return new ChatAnswer(raw);
+        }
 
-    public static void Write(Utf8JsonWriter writer, ChatCompletionRequest request, ModelResponse response) =>
-        ChatResponseWriter.WriteCompletion(writer, response, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
+        // The pipeline's own words for a handler that returned nothing (it translates what InvokeAsync throws).
+        return new ChatAnswer(await handler.CompletionAsync(request, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"it returned null instead of a {nameof(ModelResponse)}."));
+    }
+
+    public static void Write(Utf8JsonWriter writer, ChatCompletionRequest request, ChatAnswer answer)
+    {
+        if (answer.Raw is { } raw)
+        {
+            answer.RawUsage = RawChatCompletionWriter.Write(writer, raw.Json.Span, request.RequestedModel);
+            return;
+        }
+
+        ChatResponseWriter.WriteCompletion(writer, answer.Record!, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
+    }
 
     public static bool Streams(ChatCompletionRequest request) => request.Stream;
 

@@ -34,7 +34,7 @@ internal static class OpenAiApi
         foreach (var prefix in new[] { "", "/v1" })
         {
             var api = app.MapGroup(prefix);
-            api.MapPost("/chat/completions", RequestPipeline.For<ChatCompletionsEndpoint, ChatCompletionRequest, ModelResponse>(runtime, router));
+            api.MapPost("/chat/completions", RequestPipeline.For<ChatCompletionsEndpoint, ChatCompletionRequest, ChatAnswer>(runtime, router));
             api.MapPost("/completions", RequestPipeline.For<TextCompletionsEndpoint, TextCompletionRequest, TextCompletionResponse>(runtime, router));
             api.MapPost("/embeddings", RequestPipeline.For<EmbeddingsEndpoint, EmbeddingRequest, EmbeddingResponse>(runtime, router));
             api.MapPost("/images/generations", RequestPipeline.For<ImageGenerationsEndpoint, ImageGenerationRequest, ImageResponse>(runtime, router));

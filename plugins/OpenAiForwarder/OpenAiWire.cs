@@ -7,10 +7,17 @@ namespace OpenAiForwarder;
 /// <summary>The OpenAI wire format, both ways, for the SDK's records.</summary>
 internal static class OpenAiWire
 {
-    public static ReadOnlyMemory<byte> WriteRequest(ChatCompletionRequest request, bool stream)
+    // One buffer and writer per thread to build request bodies in; each body leaves as an array of exactly its size.
+    [ThreadStatic]
+    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? _scratch;
+
+    /// <summary>The request's JSON body for the upstream: <paramref name="request"/>'s fields with its provider model.</summary>
+    public static byte[] WriteRequest(ChatCompletionRequest request, bool stream)
     {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer))
+        var (buffer, w) = _scratch ??= (new ArrayBufferWriter<byte>(1024), new Utf8JsonWriter(Stream.Null));
+        buffer.ResetWrittenCount();
+        w.Reset(buffer);
+        try
         {
             w.WriteStartObject();
             w.WriteString("model", request.Model);
@@ -116,9 +123,22 @@ internal static class OpenAiWire
             }
 
             w.WriteEndObject();
+            w.Flush();
+            return buffer.WrittenSpan.ToArray();
         }
-
-        return buffer.WrittenMemory;
+        catch
+        {
+            // A writer left mid-object (a throwing JsonElement) is not reused.
+            _scratch = null;
+            throw;
+        }
+        finally
+        {
+            if (buffer.Capacity > 64 * 1024)
+            {
+                _scratch = null;
+            }
+        }
     }
 
     private static void WriteMessage(Utf8JsonWriter w, ChatMessage message)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenAI.Chat;
 using PluginHost.Tests.Infrastructure;
 
@@ -11,6 +12,8 @@ namespace PluginHost.Tests;
 public sealed class ForwarderTests
 {
     private WebApplication _upstream = null!;
+    private WebApplication _upstreamH2c = null!;
+    private readonly List<(string? Text, string Protocol)> _protocols = [];
     private TestProxy _proxy = null!;
     private readonly List<(string? Authorization, JsonElement Body)> _received = [];
 
@@ -25,8 +28,20 @@ public sealed class ForwarderTests
         await _upstream.StartAsync();
         var address = _upstream.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
+        // The same upstream serving cleartext HTTP/2 only (prior knowledge), for a deployment with http2: true.
+        var h2c = WebApplication.CreateSlimBuilder();
+        h2c.Logging.ClearProviders();
+        h2c.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        _upstreamH2c = h2c.Build();
+        _upstreamH2c.MapPost("/v1/chat/completions", UpstreamAsync);
+        await _upstreamH2c.StartAsync();
+        var h2cAddress = _upstreamH2c.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
         _proxy = await TestProxy.StartAsync(
-            Yaml.Config(new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream"))),
+            Yaml.Config(
+                new Model("gpt", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream")),
+                new Model("gpt-h2c", "OpenAiForwarder", ("api_base", h2cAddress + "/v1"), ("api_key", "sk-upstream"), ("http2", "true")),
+                new Model("gpt-counted", "OpenAiForwarder", ("api_base", address + "/v1"), ("api_key", "sk-upstream"))),
             "OpenAiForwarder");
     }
 
@@ -35,9 +50,10 @@ public sealed class ForwarderTests
     {
         await _proxy.DisposeAsync();
         await _upstream.DisposeAsync();
+        await _upstreamH2c.DisposeAsync();
     }
 
-    /// <summary>A tiny upstream: echoes the last message, in two chunks when streaming; "fail" answers 429.</summary>
+    /// <summary>A tiny upstream: echoes the last message, in two chunks when streaming; "fail" answers 429, "garbage" a 200 that is not JSON.</summary>
     private async Task UpstreamAsync(HttpContext context)
     {
         using var body = await JsonDocument.ParseAsync(context.Request.Body);
@@ -47,10 +63,20 @@ public sealed class ForwarderTests
         }
 
         var text = LastContent(body.RootElement);
+        lock (_protocols)
+        {
+            _protocols.Add((text, context.Request.Protocol));
+        }
         if (text == "fail")
         {
             context.Response.StatusCode = 429;
             await context.Response.WriteAsJsonAsync(new { error = new { message = "upstream is busy", type = "rate_limit_error" } });
+            return;
+        }
+
+        if (text == "garbage")
+        {
+            await context.Response.WriteAsync("<html>not an answer</html>");
             return;
         }
 
@@ -70,7 +96,7 @@ public sealed class ForwarderTests
         }
 
         await context.Response.WriteAsync(
-            $"{{\"id\":\"up-1\",\"object\":\"chat.completion\",\"model\":\"real-model\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":{JsonSerializer.Serialize("up:" + text)}}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}}}");
+            $"{{\"id\":\"up-1\",\"object\":\"chat.completion\",\"model\":\"real-model\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":{JsonSerializer.Serialize("up:" + text)}}},\"finish_reason\":\"stop\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}},\"system_fingerprint\":\"fp-up\",\"service_tier\":\"default\"}}");
     }
 
     private static string? LastContent(JsonElement body) =>
@@ -119,5 +145,82 @@ public sealed class ForwarderTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Contain("upstream is busy"));
+    }
+
+    [Test]
+    public async Task A_completion_is_passed_through_with_the_upstreams_own_fields_and_only_the_model_changed()
+    {
+        using var response = await _proxy.Http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"gpt","messages":[{"role":"user","content":"raw"}]}"""));
+        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/json"));
+        Assert.That(answer.GetProperty("model").GetString(), Is.EqualTo("gpt"));
+        Assert.That(answer.GetProperty("id").GetString(), Is.EqualTo("up-1"));
+        Assert.That(answer.GetProperty("system_fingerprint").GetString(), Is.EqualTo("fp-up"));
+        Assert.That(answer.GetProperty("service_tier").GetString(), Is.EqualTo("default"), "a field the SDK's records do not model still reaches the client");
+        Assert.That(answer.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), Is.EqualTo("up:raw"));
+        Assert.That(response.Headers.GetValues("x-litellm-model-group"), Is.EqualTo(new[] { "gpt" }));
+    }
+
+    [Test]
+    public async Task An_upstream_answer_that_is_not_a_chat_completion_is_a_500_naming_the_handler()
+    {
+        using var response = await _proxy.Http.PostAsync("/v1/chat/completions", new StringContent("""{"model":"gpt","messages":[{"role":"user","content":"garbage"}]}"""));
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.InternalServerError));
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("OpenAiForwarder").And.Contain("not valid JSON"));
+    }
+
+    [Test]
+    public async Task The_Responses_API_through_the_forwarder_still_gets_a_parsed_answer()
+    {
+        using var response = await _proxy.Http.PostAsync("/v1/responses", new StringContent("""{"model":"gpt","input":"via responses"}"""));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+        var output = JsonDocument.Parse(text).RootElement.GetProperty("output")[0];
+        Assert.That(output.GetProperty("content")[0].GetProperty("text").GetString(), Is.EqualTo("up:via responses"));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_deployment_with_http2_true_forwards_over_cleartext_HTTP2_and_the_default_over_HTTP11(bool http2)
+    {
+        var text = $"protocol {http2}";
+        var model = http2 ? "gpt-h2c" : "gpt";
+
+        var completion = (await _proxy.Chat(model).CompleteChatAsync([new UserChatMessage(text)])).Value;
+        var streamed = new List<string>();
+        await foreach (var update in _proxy.Chat(model).CompleteChatStreamingAsync([new UserChatMessage(text + " streamed")]))
+        {
+            streamed.AddRange(update.ContentUpdate.Select(c => c.Text).Where(t => t.Length > 0));
+        }
+
+        Assert.That(completion.Content[0].Text, Is.EqualTo("up:" + text));
+        Assert.That(completion.Model, Is.EqualTo(model));
+        Assert.That(streamed, Is.EqualTo(new[] { "up:", text + " streamed" }));
+        var expected = http2 ? "HTTP/2" : "HTTP/1.1";
+        lock (_protocols)
+        {
+            Assert.That(_protocols.Where(p => p.Text!.StartsWith(text, StringComparison.Ordinal)).Select(p => p.Protocol), Is.EqualTo(new[] { expected, expected }));
+        }
+    }
+
+    [Test]
+    public async Task The_usage_of_a_passed_through_answer_is_counted_in_the_metrics()
+    {
+        await _proxy.Chat("gpt-counted").CompleteChatAsync([new UserChatMessage("count me")]);
+        await _proxy.Chat("gpt-counted").CompleteChatAsync([new UserChatMessage("and me")]);
+
+        using var response = await _proxy.Http.GetAsync("/metrics");
+        var metrics = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
+        (string, string)[] counted = [("gen_ai_operation_name", "chat"), ("gen_ai_request_model", "gpt-counted")];
+        Assert.Multiple(() =>
+        {
+            Assert.That(metrics.Value("gen_ai_client_token_usage_sum", [.. counted, ("gen_ai_token_type", "input")]), Is.EqualTo(10), "the upstream's 5 prompt tokens, twice");
+            Assert.That(metrics.Value("gen_ai_client_token_usage_sum", [.. counted, ("gen_ai_token_type", "output")]), Is.EqualTo(4), "and its 2 completion tokens");
+        });
     }
 }

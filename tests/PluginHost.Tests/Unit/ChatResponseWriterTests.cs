@@ -73,8 +73,8 @@ public sealed class ChatResponseWriterTests
     public void The_endpoint_gives_each_completion_a_new_chatcmpl_id_the_current_time_and_the_requested_model()
     {
         var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var first = Parse(UnitJson.Write(writer => ChatCompletionsEndpoint.Write(writer, Request, ModelResponse.FromText("a"))));
-        var second = Parse(UnitJson.Write(writer => ChatCompletionsEndpoint.Write(writer, Request, ModelResponse.FromText("b"))));
+        var first = Parse(UnitJson.Write(writer => ChatCompletionsEndpoint.Write(writer, Request, new ChatAnswer(ModelResponse.FromText("a")))));
+        var second = Parse(UnitJson.Write(writer => ChatCompletionsEndpoint.Write(writer, Request, new ChatAnswer(ModelResponse.FromText("b")))));
         var after = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
         Assert.Multiple(() =>
