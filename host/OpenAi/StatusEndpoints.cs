@@ -44,7 +44,7 @@ internal static class StatusEndpoints
         var capabilities = HandlerCapabilities.None;
         foreach (var route in model.Routes)
         {
-            capabilities |= route.Binding?.Handler.Capabilities ?? HandlerCapabilities.None;
+            capabilities |= route.Binding?.Capabilities ?? HandlerCapabilities.None;
         }
 
         return new(name, "model", Started, model.Routes[0].Deployment.Provider, OpenAiApi.EndpointsFor(capabilities));

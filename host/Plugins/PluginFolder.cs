@@ -40,11 +40,12 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
         foreach (var file in files)
         {
             var old = current.FirstOrDefault(p => p.Name == file.Name);
-            string hash;
+            string hash, sha256;
             byte[] content;
             try
             {
-                (hash, content) = ReadAndValidate(file.Path);
+                (sha256, content) = ReadAndValidate(file.Path);
+                hash = sha256[..16];
             }
             catch (Exception ex)
             {
@@ -55,7 +56,8 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
-            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path)
+            var isolation = IsolationOf(file.Name, config);
+            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path && old.Isolation == isolation)
             {
                 plugins.Add(old);
                 continue;
@@ -77,7 +79,10 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                     continue;
                 }
 
-                loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout);
+                // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
+                loaded = isolation is null
+                    ? LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout)
+                    : LoadedPlugin.Isolate(file, sha256, nextGeneration(), isolation, constructorTimeout, logger);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
@@ -121,7 +126,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     public static PluginSet CreateHandlers(PluginSet plugins, ProxyConfig config)
     {
         List<PluginFailure>? failures = null;
-        Dictionary<Type, string>? errors = null;
+        Dictionary<string, string>? errors = null;
         foreach (var plugin in plugins.Plugins)
         {
             foreach (var (name, type) in MappedHandlers(plugin, config, mustResolve: false))
@@ -162,7 +167,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     /// The handler types <paramref name="config"/> maps to <paramref name="plugin"/>, each with the name that maps it. A
     /// name that matches no type is left to the snapshot to report, unless <paramref name="mustResolve"/>: then it throws.
     /// </summary>
-    private static IEnumerable<(HandlerName Name, Type Type)> MappedHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
+    private static IEnumerable<(HandlerName Name, string Type)> MappedHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
     {
         foreach (var mapping in config.Providers)
         {
@@ -171,7 +176,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
-            var type = plugin.FindHandlerType(mapping.Handler.Type, out var problem);
+            var type = plugin.FindHandler(mapping.Handler.Type, out var problem);
             if (type is not null)
             {
                 yield return (mapping.Handler, type);
@@ -184,8 +189,8 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     }
 
     /// <summary>
-    /// Reads the assembly once, checks it is a complete .NET image and hashes it: the same bytes are then loaded,
-    /// so the version that serves is the one that was validated, even if the file changes again meanwhile.
+    /// Reads the assembly once, checks it is a complete .NET image and hashes it (SHA-256, hex): the same bytes are then
+    /// loaded, so the version that serves is the one that was validated, even if the file changes again meanwhile.
     /// </summary>
     private static (string Hash, byte[] Content) ReadAndValidate(string path)
     {
@@ -208,8 +213,12 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             _ = pe.GetMetadata().Length;
         }
 
-        return (Convert.ToHexStringLower(SHA256.HashData(content))[..16], content);
+        return (Convert.ToHexStringLower(SHA256.HashData(content)), content);
     }
+
+    /// <summary>How the configuration runs the assembly <paramref name="name"/>: in a worker process (its settings), or here (null).</summary>
+    private static WorkerSettings? IsolationOf(string name, ProxyConfig config) =>
+        config.Providers.FirstOrDefault(p => p.Handler.Assembly == name)?.Worker;
 
     private static string Describe(Exception ex) => ex switch
     {
