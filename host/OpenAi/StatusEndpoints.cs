@@ -2,6 +2,7 @@ using PluginHost.Configuration;
 using PluginHost.Plugins;
 using PluginHost.Routing;
 using PluginHost.Sdk;
+using PluginHost.Workers;
 
 namespace PluginHost.OpenAi;
 
@@ -65,6 +66,10 @@ internal static class StatusEndpoints
                 if (route.Unavailable is not null)
                 {
                     unavailable.Add($"{model.Name}: {route.Unavailable}");
+                }
+                else if (route.Binding is { Plugin.Worker: { State: WorkerState.CircuitOpen } worker } binding)
+                {
+                    unavailable.Add($"{model.Name}: handler '{binding.HandlerName}' is open-circuit: its worker process crashed {worker.CrashesInARow} times in a row (last: {worker.LastExit}); retried after {worker.CircuitOpenUntil:O}");
                 }
 
                 if (router.State.IsCoolingDown(route.Deployment.Id, now, out var until))
@@ -139,7 +144,7 @@ internal static class StatusEndpoints
         {
             if (!snapshot.Plugins.Any(p => p.Name == failure.Name))
             {
-                handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, []));
+                handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, [], null));
             }
         }
 
@@ -160,7 +165,22 @@ internal static class StatusEndpoints
         plugin.State.ToString().ToLowerInvariant(),
         plugin.InFlight,
         plugin.LastError,
-        [.. plugin.HandlerTypes.Select(t => t.FullName ?? t.Name)]);
+        plugin.Handlers,
+        plugin.Worker is { } worker ? Status(worker) : null);
+
+    private static WorkerStatus Status(PluginWorker worker) => new(
+        worker.State switch
+        {
+            WorkerState.CircuitOpen => "open_circuit",
+            var state => state.ToString().ToLowerInvariant(),
+        },
+        worker.Pid,
+        worker.Restarts,
+        worker.CrashesInARow,
+        worker.LastExit,
+        worker.CircuitOpenUntil,
+        worker.Settings.MemoryMb,
+        worker.Settings.RequestTimeout.TotalSeconds);
 }
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
@@ -209,7 +229,14 @@ internal sealed record PluginStatus(
     string State,
     int InFlight,
     string? LastError,
-    IReadOnlyList<string> Handlers);
+    IReadOnlyList<string> Handlers,
+    WorkerStatus? Worker);
+
+/// <summary>
+/// An isolated plugin version's worker process (<c>isolation: process</c>): <c>ready</c>, <c>restarting</c>,
+/// <c>open_circuit</c> (it kept crashing; its models answer 503 until <c>circuit_open_until</c>) or <c>stopped</c>.
+/// </summary>
+internal sealed record WorkerStatus(string State, int? Pid, int Restarts, int CrashesInARow, string? LastExit, DateTimeOffset? CircuitOpenUntil, int? MemoryMb, double RequestTimeoutSeconds);
 
 internal static class ThisAssembly
 {

@@ -46,6 +46,7 @@ internal sealed class PluginWorker
     private WorkerProcess _process;
     private TaskCompletionSource<WorkerProcess> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _crashesInARow;
+    private Task? _stopped;
 
     private PluginWorker(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, WorkerProcess process, WorkerHello hello)
     {
@@ -407,22 +408,27 @@ internal sealed class PluginWorker
         Log.WorkerStarted(_logger, _file.Name, process.Pid);
     }
 
-    /// <summary>Stops the worker for good (its version was drained and is being unloaded): asks it to exit, kills it if it does not.</summary>
-    public async Task StopAsync()
+    /// <summary>
+    /// Stops the worker for good (its version was drained and is being unloaded, or the proxy stops): asks it to exit,
+    /// kills it if it does not. Every caller waits for the same stop.
+    /// </summary>
+    public Task StopAsync()
     {
-        WorkerProcess process;
-        TaskCompletionSource<WorkerProcess> waiting;
         lock (_gate)
         {
-            if (State == WorkerState.Stopped)
+            if (_stopped is null)
             {
-                return;
+                State = WorkerState.Stopped;
+                _stopped = StopOnceAsync(_process, _ready);
             }
 
-            State = WorkerState.Stopped;
-            process = _process;
-            waiting = _ready;
+            return _stopped;
         }
+    }
+
+    private async Task StopOnceAsync(WorkerProcess process, TaskCompletionSource<WorkerProcess> waiting)
+    {
+        await Task.Yield();
 
         waiting.TrySetException(new WorkerCallException(503, "is unavailable: its worker process was stopped.", "worker_stopped"));
         await process.StopAsync(StopGrace);
