@@ -179,6 +179,7 @@ internal static class StatusEndpoints
         worker.CrashesInARow,
         worker.LastExit,
         worker.CircuitOpenUntil,
+        Math.Round(worker.StartedIn.TotalMilliseconds, 1),
         worker.Settings.MemoryMb,
         worker.Settings.RequestTimeout.TotalSeconds);
 }
@@ -236,7 +237,7 @@ internal sealed record PluginStatus(
 /// An isolated plugin version's worker process (<c>isolation: process</c>): <c>ready</c>, <c>restarting</c>,
 /// <c>open_circuit</c> (it kept crashing; its models answer 503 until <c>circuit_open_until</c>) or <c>stopped</c>.
 /// </summary>
-internal sealed record WorkerStatus(string State, int? Pid, int Restarts, int CrashesInARow, string? LastExit, DateTimeOffset? CircuitOpenUntil, int? MemoryMb, double RequestTimeoutSeconds);
+internal sealed record WorkerStatus(string State, int? Pid, int Restarts, int CrashesInARow, string? LastExit, DateTimeOffset? CircuitOpenUntil, double StartMs, int? MemoryMb, double RequestTimeoutSeconds);
 
 internal static class ThisAssembly
 {

@@ -82,6 +82,18 @@ internal sealed class PluginWorker
     /// <summary>Until when an open circuit answers 503.</summary>
     public DateTimeOffset? CircuitOpenUntil { get; private set; }
 
+    /// <summary>How long the current (or last) worker took from process start to ready.</summary>
+    public TimeSpan StartedIn
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _process.StartedIn;
+            }
+        }
+    }
+
     /// <summary>The running worker's process id, if one runs.</summary>
     public int? Pid
     {
@@ -98,7 +110,7 @@ internal sealed class PluginWorker
     public static PluginWorker Start(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger)
     {
         var (process, hello) = WorkerProcess.StartAsync(file, sha256, settings, constructorTimeout, ReadyTimeout, logger).GetAwaiter().GetResult();
-        Log.WorkerStarted(logger, file.Name, process.Pid);
+        Log.WorkerStarted(logger, file.Name, process.Pid, process.StartedIn.TotalMilliseconds);
         return new PluginWorker(file, sha256, settings, constructorTimeout, logger, process, hello);
     }
 
@@ -405,7 +417,7 @@ internal sealed class PluginWorker
         old.Dispose();
         Watch(process);
         ready.TrySetResult(process);
-        Log.WorkerStarted(_logger, _file.Name, process.Pid);
+        Log.WorkerStarted(_logger, _file.Name, process.Pid, process.StartedIn.TotalMilliseconds);
     }
 
     /// <summary>

@@ -63,6 +63,9 @@ internal sealed class WorkerProcess : IDisposable
 
     public int Pid { get; }
 
+    /// <summary>How long it took from starting the process to its first answer on the socket.</summary>
+    public TimeSpan StartedIn { get; private set; }
+
     public HttpClient Http { get; }
 
     /// <summary>Completes when the process has exited.</summary>
@@ -114,11 +117,11 @@ internal sealed class WorkerProcess : IDisposable
             start.Environment["DOTNET_GCHeapHardLimit"] = ((long)megabytes * 1024 * 1024).ToString("X", CultureInfo.InvariantCulture);
         }
 
+        var started = Stopwatch.GetTimestamp();
         var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {Muxer}");
         var worker = new WorkerProcess(process, socket, logger, plugin.Name);
         try
         {
-            var started = Stopwatch.GetTimestamp();
             while (true)
             {
                 if (worker.HasExited)
@@ -136,6 +139,7 @@ internal sealed class WorkerProcess : IDisposable
                         var hello = await worker.Http.GetFromJsonAsync("ready", WorkerJson.Default.WorkerHello, ready.Token);
                         if (hello is not null)
                         {
+                            worker.StartedIn = Stopwatch.GetElapsedTime(started);
                             return (worker, hello);
                         }
                     }
