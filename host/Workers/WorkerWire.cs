@@ -10,7 +10,7 @@ namespace PluginHost.Workers;
 /// response records (so a handler sees exactly what it would see in the proxy), and these few of the worker's own.
 /// Only SDK and host types are serialized, never a plugin's.
 /// </summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, Converters = [typeof(PlainValueConverter)])]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, Converters = [typeof(PlainValueConverter), typeof(UnsetElementConverter)])]
 [JsonSerializable(typeof(ChatCompletionRequest))]
 [JsonSerializable(typeof(TextCompletionRequest))]
 [JsonSerializable(typeof(EmbeddingRequest))]
@@ -100,7 +100,7 @@ internal sealed class PlainValueConverter : JsonConverter<object>
             case JsonTokenType.Null:
                 return null;
             case JsonTokenType.Number:
-                return reader.TryGetInt64(out var integer) ? integer : reader.GetDouble();
+                return reader.TryGetInt64(out var integer) ? (object)integer : reader.GetDouble();
             case JsonTokenType.StartArray:
                 var list = new List<object?>();
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -165,6 +165,27 @@ internal sealed class PlainValueConverter : JsonConverter<object>
             default:
                 writer.WriteStringValue(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
                 break;
+        }
+    }
+}
+
+/// <summary>
+/// A <see cref="JsonElement"/> as itself, except one never set (<c>default</c>, e.g. the <c>Raw</c> of a part built in
+/// code), which System.Text.Json cannot write: it crosses as <c>null</c>.
+/// </summary>
+internal sealed class UnsetElementConverter : JsonConverter<JsonElement>
+{
+    public override JsonElement Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => JsonElement.ParseValue(ref reader);
+
+    public override void Write(Utf8JsonWriter writer, JsonElement value, JsonSerializerOptions options)
+    {
+        if (value.ValueKind == JsonValueKind.Undefined)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            value.WriteTo(writer);
         }
     }
 }
