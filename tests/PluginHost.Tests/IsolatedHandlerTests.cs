@@ -359,19 +359,8 @@ public sealed partial class IsolatedHandlerTests
     [Test]
     public async Task A_worker_refuses_an_assembly_whose_SHA_256_is_not_the_one_the_proxy_validated()
     {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } muxer ? muxer : "dotnet")
-        {
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-        };
         var socket = Path.Combine(Path.GetTempPath(), $"pluginhost-test-{Guid.NewGuid():N}.sock");
-        foreach (var argument in (string[])[typeof(PluginHostApplication).Assembly.Location, "worker", "--plugin", Path.Combine(TestPaths.TestPlugin(Hostile), "HostileHandlers.dll"), "--sha256", new string('0', 64), "--socket", socket, "--request-timeout", "5", "--constructor-timeout", "5"])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
+        using var process = StartWorker(Path.Combine(TestPaths.TestPlugin(Hostile), "HostileHandlers.dll"), new string('0', 64), socket);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
         await process.WaitForExitAsync(timeout.Token);
@@ -379,6 +368,48 @@ public sealed partial class IsolatedHandlerTests
         Assert.That(process.ExitCode, Is.EqualTo(WorkerProgram.Refused));
         Assert.That(await stderr, Does.Contain("is not the assembly the proxy validated"));
         Assert.That(File.Exists(socket), Is.False);
+    }
+
+    [Test]
+    public async Task A_worker_exits_by_itself_when_its_proxy_goes_away_and_closes_its_standard_input()
+    {
+        var dll = Path.Combine(TestPaths.TestPlugin(Hostile), "HostileHandlers.dll");
+        var socket = Path.Combine(Path.GetTempPath(), $"pluginhost-test-{Guid.NewGuid():N}.sock");
+        using var process = StartWorker(dll, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(dll))), socket);
+        try
+        {
+            await Wait.UntilAsync(() => File.Exists(socket), "the worker to listen", TimeSpan.FromSeconds(30));
+
+            // What the OS does to the pipe when the proxy dies, even by SIGKILL.
+            process.StandardInput.Close();
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.That(process.ExitCode, Is.Zero);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
+    private static Process StartWorker(string dll, string sha256, string socket)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } muxer ? muxer : "dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+        };
+        foreach (var argument in (string[])[typeof(PluginHostApplication).Assembly.Location, "worker", "--plugin", dll, "--sha256", sha256, "--socket", socket, "--request-timeout", "5", "--constructor-timeout", "5"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start)!;
     }
 
     /// <summary>Requests in a loop on some models, each expected to succeed, until stopped; failures are kept with why.</summary>
