@@ -118,8 +118,8 @@ internal sealed class LoadedPlugin
     /// until it is ready. Throws <see cref="InvalidOperationException"/> (or <see cref="IOException"/> when the file changed
     /// meanwhile) with why it could not start.
     /// </summary>
-    public static LoadedPlugin Isolate(PluginFile file, string sha256, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger) =>
-        new(file, sha256[..16], generation, PluginWorker.Start(file, sha256, settings, constructorTimeout, logger));
+    public static LoadedPlugin Isolate(PluginFile file, string sha256, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, Telemetry.PluginHostMetrics metrics) =>
+        new(file, sha256[..16], generation, PluginWorker.Start(file, sha256, settings, constructorTimeout, logger, metrics));
 
     private static Type[] FindHandlerTypes(Assembly assembly)
     {

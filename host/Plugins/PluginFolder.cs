@@ -82,7 +82,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
                 loaded = isolation is null
                     ? LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout)
-                    : LoadedPlugin.Isolate(file, sha256, nextGeneration(), isolation, constructorTimeout, logger);
+                    : LoadedPlugin.Isolate(file, sha256, nextGeneration(), isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);

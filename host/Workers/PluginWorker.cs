@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using PluginHost.Configuration;
 using PluginHost.Plugins;
 using PluginHost.Sdk;
+using PluginHost.Telemetry;
 
 namespace PluginHost.Workers;
 
@@ -40,6 +41,7 @@ internal sealed class PluginWorker
     private readonly string _sha256;
     private readonly TimeSpan _constructorTimeout;
     private readonly ILogger _logger;
+    private readonly PluginHostMetrics _metrics;
 
     // The handler types created so far, by full name, with what each serves: a restarted worker creates them again.
     private readonly Dictionary<string, HandlerCapabilities> _handlers = new(StringComparer.Ordinal);
@@ -48,8 +50,9 @@ internal sealed class PluginWorker
     private int _crashesInARow;
     private Task? _stopped;
 
-    private PluginWorker(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, WorkerProcess process, WorkerHello hello)
+    private PluginWorker(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, PluginHostMetrics metrics, WorkerProcess process, WorkerHello hello)
     {
+        _metrics = metrics;
         _file = file;
         _sha256 = sha256;
         Settings = settings;
@@ -107,11 +110,11 @@ internal sealed class PluginWorker
     }
 
     /// <summary>Starts the first worker of a version and waits until it is ready; throws with why it could not start.</summary>
-    public static PluginWorker Start(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger)
+    public static PluginWorker Start(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, PluginHostMetrics metrics)
     {
         var (process, hello) = WorkerProcess.StartAsync(file, sha256, settings, constructorTimeout, ReadyTimeout, logger).GetAwaiter().GetResult();
         Log.WorkerStarted(logger, file.Name, process.Pid, process.StartedIn.TotalMilliseconds);
-        return new PluginWorker(file, sha256, settings, constructorTimeout, logger, process, hello);
+        return new PluginWorker(file, sha256, settings, constructorTimeout, logger, metrics, process, hello);
     }
 
     /// <summary>Has the worker create the handler type <paramref name="type"/> (full name); a constructor that throws throws here.</summary>
@@ -130,7 +133,19 @@ internal sealed class PluginWorker
     private async Task<HandlerCapabilities> CreateAsync(WorkerProcess process, string type)
     {
         using var timeout = new CancellationTokenSource(_constructorTimeout + TimeSpan.FromSeconds(5));
-        using var response = await process.Http.PostAsync($"handlers/{Uri.EscapeDataString(type)}", content: null, timeout.Token);
+        HttpResponseMessage response;
+        try
+        {
+            response = await process.Http.PostAsync($"handlers/{Uri.EscapeDataString(type)}", content: null, timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            // A constructor (or static constructor) that takes its process down with it.
+            await process.Exited.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw new InvalidOperationException(process.HasExited ? $"its worker process {process.ExitDescription} while creating {type}" : $"the connection to its worker process broke while creating {type}: {ex.Message}", ex);
+        }
+
+        using var _ = response;
         if (!response.IsSuccessStatusCode)
         {
             var error = await response.Content.ReadFromJsonAsync(WorkerJson.Default.WorkerError, timeout.Token);
@@ -323,6 +338,7 @@ internal sealed class PluginWorker
         }
 
         Log.WorkerDied(_logger, _file.Name, process.Pid, LastExit, CrashesInARow, State == WorkerState.CircuitOpen);
+        _metrics.WorkerCrashed(_file.Name, State == WorkerState.CircuitOpen);
         _ = RestartAfterAsync(delay);
     }
 
@@ -392,6 +408,7 @@ internal sealed class PluginWorker
             }
 
             Log.WorkerDied(_logger, _file.Name, 0, LastExit, CrashesInARow, State == WorkerState.CircuitOpen);
+            _metrics.WorkerCrashed(_file.Name, State == WorkerState.CircuitOpen);
             _ = RestartAfterAsync(next);
             return;
         }

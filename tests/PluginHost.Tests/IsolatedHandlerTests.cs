@@ -163,6 +163,10 @@ public sealed partial class IsolatedHandlerTests
         var readiness = JsonDocument.Parse(await proxy.Http.GetStringAsync("/health/readiness")).RootElement;
         Assert.That(readiness.GetProperty("status").GetString(), Is.EqualTo("degraded"));
         Assert.That(readiness.GetProperty("unavailable_models").EnumerateArray().Select(e => e.GetString()), Has.Some.StartsWith("hostile: handler 'HostileHandlers:Hostile' is open-circuit"));
+
+        var metrics = PrometheusText.Parse(await proxy.Http.GetStringAsync("/metrics"));
+        Assert.That(metrics.Value("pluginhost_worker_crashes_total", ("pluginhost_plugin", Hostile), ("pluginhost_outcome", "restarting")), Is.EqualTo(1));
+        Assert.That(metrics.Value("pluginhost_worker_crashes_total", ("pluginhost_plugin", Hostile), ("pluginhost_outcome", "circuit_open")), Is.EqualTo(1));
         await load.StopAndAssertNoFailuresAsync();
     }
 
