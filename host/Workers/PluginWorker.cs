@@ -217,20 +217,38 @@ internal sealed class PluginWorker
                     throw await TranslateAsync(ex, process, cancellationToken, limit.Token);
                 }
 
-                if (frame.Error is { } error)
+                if (frame.Error is not null || frame.End)
                 {
                     Succeeded();
-                    throw error.ToException();
-                }
+                    await ReadToEndAsync(lines, limit.Token);
+                    if (frame.Error is { } error)
+                    {
+                        throw error.ToException();
+                    }
 
-                if (frame.End)
-                {
-                    Succeeded();
                     yield break;
                 }
 
                 yield return frame.Chunk!;
             }
+        }
+    }
+
+    /// <summary>
+    /// Reads the rest of a finished stream (the worker ends it right after its last frame), so its connection goes
+    /// back to the pool instead of being closed for an unread end and opened again by the next call.
+    /// </summary>
+    private static async Task ReadToEndAsync(StreamReader lines, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await lines.ReadLineAsync(cancellationToken) is not null)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+        {
+            // The answer is complete; only the connection is lost.
         }
     }
 

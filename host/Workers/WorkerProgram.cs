@@ -72,6 +72,10 @@ internal static class WorkerProgram
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = null;
+
+            // The proxy is the only client: a stream its own client reads slowly is not a reason to cut it here.
+            kestrel.Limits.MinRequestBodyDataRate = null;
+            kestrel.Limits.MinResponseDataRate = null;
             kestrel.ListenUnixSocket(options["--socket"]);
         });
         await using var app = builder.Build();
