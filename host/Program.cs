@@ -9,20 +9,34 @@ if (args is [PluginHost.Workers.WorkerProgram.Command, ..])
 
 try
 {
-    // Null when the command line asked for --help or --version, answered on standard output.
+    // Null when the command line asked for --help or --version, or ran keygen, sign or hash: answered on standard output.
     if (HostCommandLine.Parse(args) is not { } options)
     {
         return 0;
     }
 
-    await using var app = PluginHostApplication.Build(options);
-    await PluginHostApplication.StartAsync(app, options);
-    await app.WaitForShutdownAsync();
-    return 0;
+    var app = PluginHostApplication.Build(options);
+    try
+    {
+        await PluginHostApplication.StartAsync(app, options);
+    }
+    catch
+    {
+        await app.DisposeAsync();
+        throw;
+    }
+
+    // Ends the process (0, or 3/4 when a plugin held up the stop), even if a plugin left foreground threads behind.
+    return await ProcessShutdown.RunAsync(app, options.ShutdownTimeout);
+}
+catch (ToolCommandException ex)
+{
+    await Console.Error.WriteLineAsync($"pluginhost {ex.Message}");
+    return 1;
 }
 catch (ConfigException ex)
 {
     // A wrong flag or configuration: one line saying which, no stack trace.
-    await Console.Error.WriteLineAsync($"PluginHost cannot start: {ex.Message}");
+    await Console.Error.WriteLineAsync(HostCommandLine.IsToolCommand(args) ? $"pluginhost {args[0]}: {ex.Message}" : $"PluginHost cannot start: {ex.Message}");
     return 2;
 }

@@ -102,6 +102,7 @@ internal static partial class ConfigReader
         var metricsRequireKey = true;
         var limits = new RequestLimits();
         var responsesStoreSize = ProxyConfig.DefaultResponsesStoreSize;
+        var trust = PluginTrust.None;
         if (reader.Child(root, "general_settings") is { } generalNode)
         {
             var general = reader.Mapping(generalNode, "general_settings");
@@ -136,6 +137,7 @@ internal static partial class ConfigReader
                 MaxImageSidePixels = Limit("max_image_side_px", limits.MaxImageSidePixels),
             };
             responsesStoreSize = Limit("responses_store_size", responsesStoreSize, min: 0);
+            trust = ReadTrust(reader, general, file);
 
             int Limit(string key, int fallback, int min = 1)
             {
@@ -162,6 +164,7 @@ internal static partial class ConfigReader
             MetricsRequireKey = metricsRequireKey,
             Limits = limits,
             ResponsesStoreSize = responsesStoreSize,
+            Trust = trust,
             Router = ReadRouter(reader, root, models),
         };
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using PluginHost.Plugins;
 
 namespace PluginHost.Configuration;
 
@@ -10,6 +11,9 @@ internal sealed class CommandLineException(string flag, string message) : Config
     /// <summary>The flag at fault as the help text lists it (<c>--port</c>, not <c>-p</c>), or the unknown argument.</summary>
     public string Flag { get; } = flag;
 }
+
+/// <summary>A <c>keygen</c>, <c>sign</c> or <c>hash</c> command that failed: one line saying why (exit code 1).</summary>
+internal sealed class ToolCommandException(string message) : ConfigException(message);
 
 /// <summary>
 /// The command line, read with System.CommandLine: every flag is declared once, with what it accepts and its
@@ -80,7 +84,7 @@ internal static class HostCommandLine
 
     private static readonly Option<double> UnloadTimeout = Seconds("--unload-timeout", "How long an unloaded plugin may stay in memory before it is reported as leaked", Defaults.UnloadTimeout);
 
-    private static readonly Option<double> ShutdownTimeout = Seconds("--shutdown-timeout", "How long Ctrl+C waits for running requests and streams", Defaults.ShutdownTimeout);
+    private static readonly Option<double> ShutdownTimeout = Seconds("--shutdown-timeout", "How long Ctrl+C or SIGTERM waits for running requests and streams, then at most as long for the plugins to be disposed, before the process exits anyway", Defaults.ShutdownTimeout);
 
     private static readonly Option<double> ConstructorTimeout = Seconds("--constructor-timeout", "How long a handler's constructor may run before its version counts as failed", Defaults.ConstructorTimeout);
 
@@ -102,12 +106,41 @@ internal static class HostCommandLine
         },
         defaultText: "plain"); // not given, the option's value is default(LogFormat), Plain
 
-    private static readonly RootCommand Root = new(
+    private static readonly Option<string> KeyOut = Valued(
+        new Option<string>("--out") { HelpName = "PREFIX", Required = true },
+        "Where to write the key pair, PREFIX.pem (the private key) and PREFIX.pub.pem (the public key); existing files are not overwritten",
+        "a path prefix, e.g. --out deploy for deploy.pem and deploy.pub.pem",
+        text => (text.Trim().Length > 0, text));
+
+    private static readonly Option<string> SigningKey = Valued(
+        new Option<string>("--key") { HelpName = "FILE", Required = true },
+        "The private key to sign with",
+        "the PREFIX.pem file keygen wrote",
+        text => (text.Trim().Length > 0, text));
+
+    private static readonly Argument<string[]> SignFiles = new("FILE") { Description = "The plugin assemblies (and, for a folder plugin, its dependency assemblies) to sign.", Arity = ArgumentArity.OneOrMore };
+
+    private static readonly Argument<string[]> HashFiles = new("FILE") { Description = "The assemblies to hash.", Arity = ArgumentArity.OneOrMore };
+
+    private static readonly Command KeyGen = Tool(
+        new Command("keygen", "Make an ECDSA P-256 key pair for signing plugins.") { KeyOut },
+        (result, output) => SigningCommands.KeyGen(result.GetValue(KeyOut)!, output));
+
+    private static readonly Command Sign = Tool(
+        new Command("sign", "Sign plugin assemblies: writes FILE.sig beside each, which a key in general_settings.trusted_plugin_keys verifies.") { SigningKey, SignFiles },
+        (result, output) => SigningCommands.Sign(result.GetValue(SigningKey)!, result.GetValue(SignFiles)!, output));
+
+    private static readonly Command Hash = Tool(
+        new Command("hash", "Print the SHA-256 of assemblies, to list in general_settings.allowed_plugin_sha256.") { HashFiles },
+        (result, output) => SigningCommands.Hash(result.GetValue(HashFiles)!, output));
+
+    private static readonly RootCommand Root = Serving(new(
         "PluginHost: an OpenAI-compatible LLM proxy whose providers are handler plugins, reloaded when they change.\n" +
-        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error).")
+        "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 1 when keygen, sign or hash fails; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error); " +
+        "3 when a stop had to be forced (the shutdown outlasted --shutdown-timeout: a plugin's Dispose hung); 4 when the process had to be ended because even exiting hung (a plugin's process-exit handler).")
     {
-        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, Format,
-    };
+        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, Format, KeyGen, Sign, Hash,
+    });
 
     // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
     private static readonly ParserConfiguration Parser = new() { ResponseFileTokenReplacer = null };
@@ -128,9 +161,10 @@ internal static class HostCommandLine
             throw Error(result, result.Errors[0]);
         }
 
-        if (result.Action is not null)
+        if (result.Action is { } action && action != Root.Action)
         {
-            result.Invoke(new InvocationConfiguration { Output = output ?? Console.Out });
+            // A command's failure propagates as its exception (Program turns it into one line and an exit code).
+            result.Invoke(new InvocationConfiguration { Output = output ?? Console.Out, EnableDefaultExceptionHandler = false });
             return null;
         }
 
@@ -207,6 +241,11 @@ internal static class HostCommandLine
             return new CommandLineException(option.Name, message);
         }
 
+        if (error.SymbolResult is ArgumentResult { Argument: var argument } && result.CommandResult.Command is var command and not RootCommand)
+        {
+            return new CommandLineException(argument.Name, $"at least one {argument.Name} is needed; pluginhost {command.Name} --help says more.");
+        }
+
         var token = result.UnmatchedTokens.Count > 0 ? result.UnmatchedTokens[0] : string.Join(' ', result.Tokens.Select(t => t.Value));
         return token.StartsWith('-')
             ? new CommandLineException(token, $"unknown option '{token}'; PluginHost --help lists them.")
@@ -233,6 +272,30 @@ internal static class HostCommandLine
             return value;
         };
         return option;
+    }
+
+    /// <summary>Whether <paramref name="args"/> run one of the tool's commands (<c>keygen</c>, <c>sign</c>, <c>hash</c>) rather than the proxy.</summary>
+    public static bool IsToolCommand(IReadOnlyList<string> args) => args.Count > 0 && Root.Subcommands.Any(c => c.Name == args[0]);
+
+    /// <summary>
+    /// Serving is the root command's own job, done by Program with the options read here; the action only marks it as
+    /// runnable (a root command with subcommands and no action is an error when no subcommand is given).
+    /// </summary>
+    private static RootCommand Serving(RootCommand root)
+    {
+        root.SetAction(_ => 0);
+        return root;
+    }
+
+    /// <summary>A command of the tool that runs <paramref name="run"/> with where to write, and exits 0 when it returns.</summary>
+    private static Command Tool(Command command, Action<ParseResult, TextWriter> run)
+    {
+        command.SetAction(result =>
+        {
+            run(result, result.InvocationConfiguration.Output);
+            return 0;
+        });
+        return command;
     }
 
     private static Option<double> Seconds(string name, string what, TimeSpan defaultValue) => Valued(

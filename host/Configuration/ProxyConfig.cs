@@ -49,6 +49,12 @@ internal sealed record ProxyConfig
 
     public const int DefaultResponsesStoreSize = 1000;
 
+    /// <summary>
+    /// <c>general_settings.allowed_plugin_sha256</c> and <c>general_settings.trusted_plugin_keys</c>: which plugin
+    /// assemblies may run (<see cref="PluginTrust.None"/>: every mapped one).
+    /// </summary>
+    public PluginTrust Trust { get; init; } = PluginTrust.None;
+
     public long MaxRequestBytes => (long)(MaxRequestSizeMb * 1024 * 1024);
 }
 

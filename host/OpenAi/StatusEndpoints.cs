@@ -140,9 +140,14 @@ internal static class StatusEndpoints
             handlers.Add(Status(plugin));
         }
 
+        foreach (var listed in snapshot.Available)
+        {
+            handlers.Add(new PluginStatus(listed.Name, listed.File, null, listed.Sha256[..16], null, null, null, listed.State, 0, listed.Reason, listed.Handlers, null) { Sha256 = listed.Sha256 });
+        }
+
         foreach (var failure in snapshot.Failures)
         {
-            if (!snapshot.Plugins.Any(p => p.Name == failure.Name))
+            if (!snapshot.Plugins.Any(p => p.Name == failure.Name) && !snapshot.Available.Any(p => p.Name == failure.Name))
             {
                 handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, [], null));
             }
@@ -166,7 +171,7 @@ internal static class StatusEndpoints
         plugin.InFlight,
         plugin.LastError,
         plugin.Handlers,
-        plugin.Worker is { } worker ? Status(worker) : null);
+        plugin.Worker is { } worker ? Status(worker) : null) { Sha256 = plugin.Sha256 };
 
     private static WorkerStatus Status(PluginWorker worker) => new(
         worker.State switch
@@ -231,7 +236,11 @@ internal sealed record PluginStatus(
     int InFlight,
     string? LastError,
     IReadOnlyList<string> Handlers,
-    WorkerStatus? Worker);
+    WorkerStatus? Worker)
+{
+    /// <summary>The full SHA-256 of the assembly (what <c>general_settings.allowed_plugin_sha256</c> lists).</summary>
+    public string? Sha256 { get; init; }
+}
 
 /// <summary>
 /// An isolated plugin version's worker process (<c>isolation: process</c>): <c>ready</c>, <c>restarting</c>,

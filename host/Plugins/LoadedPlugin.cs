@@ -60,6 +60,9 @@ internal sealed class LoadedPlugin
 
     public string ContentHash { get; }
 
+    /// <summary>The full SHA-256 of the bytes loaded (what <c>allowed_plugin_sha256</c> lists); null for a version tests made from their own types.</summary>
+    public string? Sha256 { get; private init; }
+
     public long Generation { get; }
 
     public string? Version { get; }
@@ -96,15 +99,18 @@ internal sealed class LoadedPlugin
     /// <summary>How long a handler's constructor may run.</summary>
     public TimeSpan ConstructorTimeout { get; private init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays free to be overwritten).</summary>
-    public static LoadedPlugin Load(PluginFile file, byte[] content, string contentHash, long generation, TimeSpan constructorTimeout)
+    /// <summary>
+    /// Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays
+    /// free to be overwritten), with the dependencies <paramref name="admission"/> checked loaded from their checked bytes.
+    /// </summary>
+    public static LoadedPlugin Load(PluginFile file, byte[] content, Admission admission, long generation, TimeSpan constructorTimeout)
     {
-        var (context, assembly) = PluginContexts.Load(file.Path, content);
+        var (context, assembly) = PluginContexts.Load(file.Path, content, admission.Dependencies);
         try
         {
             var types = FindHandlerTypes(assembly);
             var version = assembly.GetName().Version?.ToString();
-            return new LoadedPlugin(file, contentHash, generation, context, types, version) { ConstructorTimeout = constructorTimeout };
+            return new LoadedPlugin(file, admission.Sha256[..16], generation, context, types, version) { ConstructorTimeout = constructorTimeout, Sha256 = admission.Sha256 };
         }
         catch
         {
@@ -119,7 +125,7 @@ internal sealed class LoadedPlugin
     /// meanwhile) with why it could not start.
     /// </summary>
     public static LoadedPlugin Isolate(PluginFile file, string sha256, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, Telemetry.PluginHostMetrics metrics) =>
-        new(file, sha256[..16], generation, PluginWorker.Start(file, sha256, settings, constructorTimeout, logger, metrics));
+        new(file, sha256[..16], generation, PluginWorker.Start(file, sha256, settings, constructorTimeout, logger, metrics)) { Sha256 = sha256 };
 
     private static Type[] FindHandlerTypes(Assembly assembly)
     {

@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Warning, "{Problem}")]
     public static partial void PluginIgnored(ILogger logger, string problem);
+
+    [LoggerMessage(10, LogLevel.Warning, "Refused plugin {Name} from {Path}, SHA-256 {Sha256}: {Reason}")]
+    public static partial void PluginRefused(ILogger logger, string name, string path, string sha256, string reason);
 }

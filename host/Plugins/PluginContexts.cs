@@ -19,15 +19,23 @@ internal static class PluginContexts
 
     /// <summary>
     /// A new context for the plugin at <paramref name="path"/>, with the plugin's own assembly loaded into it from
-    /// <paramref name="content"/> (its bytes, already read), so the file stays free to be overwritten.
+    /// <paramref name="content"/> (its bytes, already read), so the file stays free to be overwritten. The
+    /// <paramref name="dependencies"/> (checked by <see cref="PluginAdmission"/> when trust is enforced) are loaded first,
+    /// from the bytes that were checked: a context resolves a reference to an assembly it already holds before asking
+    /// its loader, so the plugin runs those and the loader never reads those files again.
     /// </summary>
-    public static (AssemblyLoadContext Context, Assembly Assembly) Load(string path, byte[] content)
+    public static (AssemblyLoadContext Context, Assembly Assembly) Load(string path, byte[] content, IReadOnlyList<CheckedAssembly>? dependencies = null)
     {
         var runtimeConfig = Path.ChangeExtension(path, ".runtimeconfig.json");
         var builder = Builders.GetOrAdd((path, File.GetLastWriteTimeUtc(runtimeConfig)), key => CreateBuilder(key.Path, runtimeConfig));
         var context = builder.Build();
         try
         {
+            foreach (var dependency in dependencies ?? [])
+            {
+                LoadFromMemory(context, dependency.Path, dependency.Content);
+            }
+
             return (context, LoadFromMemory(context, path, content));
         }
         catch

@@ -8,6 +8,9 @@ namespace PluginHost.Plugins;
 /// <param name="Path">The assembly's full path.</param>
 internal sealed record PluginFile(string Name, string Path)
 {
+    /// <summary>For <c>plugins/Name/Name.dll</c>, that folder (its dependencies are there); null for <c>plugins/Name.dll</c>.</summary>
+    public string? Folder { get; init; }
+
     /// <summary>Finds every plugin in <paramref name="directory"/>; a name found in both shapes is reported, the folder wins.</summary>
     public static IReadOnlyList<PluginFile> Scan(string directory, ICollection<string>? problems = null)
     {
@@ -23,7 +26,7 @@ internal sealed record PluginFile(string Name, string Path)
             var assembly = System.IO.Path.Combine(folder, name + ".dll");
             if (File.Exists(assembly))
             {
-                found[name] = new PluginFile(name, System.IO.Path.GetFullPath(assembly));
+                found[name] = new PluginFile(name, System.IO.Path.GetFullPath(assembly)) { Folder = System.IO.Path.GetFullPath(folder) };
             }
         }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Reflection.PortableExecutable;
-using System.Security.Cryptography;
 using PluginHost.Configuration;
 using PluginHost.Telemetry;
 
@@ -31,6 +30,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
         var plugins = new List<LoadedPlugin>(files.Count);
         var failures = new List<PluginFailure>();
         var kept = new HashSet<string>(StringComparer.Ordinal);
+        var available = new List<PluginListing>();
         var transient = false;
         foreach (var problem in problems)
         {
@@ -40,12 +40,14 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
         foreach (var file in files)
         {
             var old = current.FirstOrDefault(p => p.Name == file.Name);
-            string hash, sha256;
             byte[] content;
+            Admission admission;
             try
             {
-                (sha256, content) = ReadAndValidate(file.Path);
-                hash = sha256[..16];
+                content = ReadAndValidate(file.Path);
+
+                // Before anything of it is loaded: an unmapped or refused assembly is only listed, from its metadata.
+                admission = PluginAdmission.Decide(file, content, config);
             }
             catch (Exception ex)
             {
@@ -56,6 +58,13 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
+            if (admission.Verdict != AdmissionVerdict.Load)
+            {
+                NotLoaded(file, content, admission);
+                continue;
+            }
+
+            var hash = admission.Sha256[..16];
             var isolation = IsolationOf(file.Name, config);
             if (old is not null && old.ContentHash == hash && old.File.Path == file.Path && old.Isolation == isolation)
             {
@@ -81,8 +90,8 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
 
                 // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
                 loaded = isolation is null
-                    ? LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout)
-                    : LoadedPlugin.Isolate(file, sha256, nextGeneration(), isolation, constructorTimeout, logger, metrics);
+                    ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout)
+                    : LoadedPlugin.Isolate(file, admission.Sha256, nextGeneration(), isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
@@ -104,7 +113,29 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             }
         }
 
-        return new PluginSet(directory, plugins, failures, kept, transient);
+        return new PluginSet(directory, plugins, failures, kept, transient) { Available = available };
+
+        // Listed, never loaded: neither the old version (if any) nor this one serves.
+        void NotLoaded(PluginFile file, byte[] content, Admission admission)
+        {
+            IReadOnlyList<string> handlers;
+            try
+            {
+                handlers = HandlerMetadata.HandlerTypes(content, file.Folder);
+            }
+            catch (BadImageFormatException)
+            {
+                handlers = [];
+            }
+
+            var refused = admission.Verdict == AdmissionVerdict.Refused;
+            available.Add(new PluginListing(file.Name, file.Path, refused ? PluginListing.Refused : PluginListing.Unmapped, admission.Sha256, admission.Reason, handlers));
+            if (refused)
+            {
+                Log.PluginRefused(logger, file.Name, file.Path, admission.Sha256, admission.Reason!);
+                failures.Add(new PluginFailure(file.Name, file.Path, $"refused (SHA-256 {admission.Sha256}): {admission.Reason}", DateTimeOffset.UtcNow));
+            }
+        }
 
         void Fail(PluginFile file, LoadedPlugin? old, string error)
         {
@@ -189,10 +220,11 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     }
 
     /// <summary>
-    /// Reads the assembly once, checks it is a complete .NET image and hashes it (SHA-256, hex): the same bytes are then
-    /// loaded, so the version that serves is the one that was validated, even if the file changes again meanwhile.
+    /// Reads the assembly once and checks it is a complete .NET image: the same bytes are then admitted (hashed,
+    /// checked against the trust settings) and loaded, so the version that serves is the one that was validated, even
+    /// if the file changes again meanwhile.
     /// </summary>
-    private static (string Hash, byte[] Content) ReadAndValidate(string path)
+    private static byte[] ReadAndValidate(string path)
     {
         byte[] content;
         using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
@@ -213,7 +245,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             _ = pe.GetMetadata().Length;
         }
 
-        return (Convert.ToHexStringLower(SHA256.HashData(content)), content);
+        return content;
     }
 
     /// <summary>How the configuration runs the assembly <paramref name="name"/>: in a worker process (its settings), or here (null).</summary>

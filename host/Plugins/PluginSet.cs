@@ -15,6 +15,28 @@ internal sealed record PluginSet(string Directory, IReadOnlyList<LoadedPlugin> P
 {
     /// <summary>Why a handler could not be created (its constructor's message), by handler type full name.</summary>
     public IReadOnlyDictionary<string, string> HandlerErrors { get; init; } = ReadOnlyDictionary<string, string>.Empty;
+
+    /// <summary>Plugin files in the folder that are not loaded for execution (unmapped or refused), listed from their metadata.</summary>
+    public IReadOnlyList<PluginListing> Available { get; init; } = [];
+}
+
+/// <summary>
+/// A plugin file that is not loaded for execution, described from its metadata only.
+/// </summary>
+/// <param name="Name">What <c>custom_handler</c> would name.</param>
+/// <param name="File">The assembly's path.</param>
+/// <param name="State"><c>unmapped</c> (no <c>custom_provider_map</c> entry names it) or <c>refused</c> (the trust settings do not allow it).</param>
+/// <param name="Sha256">The full SHA-256 of the assembly as read.</param>
+/// <param name="Reason">Why it was refused; null when unmapped.</param>
+/// <param name="Handlers">The full names of the handler types it defines.</param>
+internal sealed record PluginListing(string Name, string File, string State, string Sha256, string? Reason, IReadOnlyList<string> Handlers)
+{
+    public const string Unmapped = "unmapped";
+
+    public const string Refused = "refused";
+
+    /// <summary>Its handlers as a <c>custom_handler</c> names them, for messages listing what is available.</summary>
+    public string DescribeHandlers() => Handlers.Count == 0 ? $"{Name} (no handlers)" : string.Join(", ", Handlers.Select(t => $"{Name}:{t}"));
 }
 
 /// <summary>A plugin file that failed to load, or a handler of it that could not be created.</summary>

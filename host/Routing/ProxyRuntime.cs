@@ -103,7 +103,19 @@ internal sealed class ProxyRuntime : IAsyncDisposable
                 }
                 catch (ConfigException ex)
                 {
+                    // The plugins were loaded for the rejected configuration: load them again for the previous one (only
+                    // mapped plugins load), reusing what is loaded, and retire what only the rejected one loaded.
                     configError = ex.Message;
+                    var forRejected = plugins;
+                    plugins = _folder.Load([.. forRejected.Plugins, .. previous.Plugins], previous.Config);
+                    foreach (var plugin in forRejected.Plugins)
+                    {
+                        if (!plugins.Plugins.Contains(plugin) && !previous.Plugins.Contains(plugin))
+                        {
+                            _retirement.Retire(plugin);
+                        }
+                    }
+
                     snapshot = Build(previous.Config, plugins, configError, strict: false);
                 }
             }

@@ -33,6 +33,9 @@ internal sealed class ProxySnapshot
 
     public IReadOnlyList<LoadedPlugin> Plugins { get; }
 
+    /// <summary>Plugin files that are not loaded: unmapped, or refused by the trust settings.</summary>
+    public IReadOnlyList<PluginListing> Available { get; init; } = [];
+
     /// <summary>Public models in configuration order.</summary>
     public IReadOnlyList<ModelGroup> Models { get; }
 

@@ -43,7 +43,7 @@ internal static class SnapshotBuilder
             groups.Add(new ModelGroup(byModel.Key, routes));
         }
 
-        return new ProxySnapshot(generation, config, [.. byName.Values.OrderBy(p => p.Name, StringComparer.Ordinal)], groups, plugins.Failures, reload);
+        return new ProxySnapshot(generation, config, [.. byName.Values.OrderBy(p => p.Name, StringComparer.Ordinal)], groups, plugins.Failures, reload) { Available = plugins.Available };
     }
 
     private static (HandlerBinding?, string?) Bind(ProviderMapping mapping, Dictionary<string, LoadedPlugin> byName, PluginSet plugins, bool strict)
@@ -59,7 +59,7 @@ internal static class SnapshotBuilder
 
             if (strict)
             {
-                throw new ConfigException($"{mapping.Location}: custom_handler '{name}' is not in {plugins.Directory} (available: {Describe(byName.Values.Select(p => p.DescribeHandlers()))})");
+                throw new ConfigException($"{mapping.Location}: custom_handler '{name}' is not in {plugins.Directory} (available: {Describe(byName.Values.Select(p => p.DescribeHandlers()).Concat(plugins.Available.Select(p => p.DescribeHandlers())))})");
             }
 
             return (null, $"handler '{name}' is not loaded: no {name.Assembly}.dll in the plugins folder");

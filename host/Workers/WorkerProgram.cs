@@ -53,7 +53,8 @@ internal static class WorkerProgram
         try
         {
             var file = new PluginFile(Path.GetFileNameWithoutExtension(path), Path.GetFullPath(path));
-            plugin = LoadedPlugin.Load(file, content, hash[..16], 1, Seconds(options["--constructor-timeout"]));
+            // The proxy admitted these bytes (PluginAdmission, by this SHA-256) before starting this worker.
+            plugin = LoadedPlugin.Load(file, content, new Admission(AdmissionVerdict.Load, hash, null, []), 1, Seconds(options["--constructor-timeout"]));
         }
         catch (Exception ex)
         {

@@ -100,6 +100,29 @@ public sealed class StatusPageBrowserTests
     }
 
     [Test]
+    public async Task An_unmapped_plugin_and_a_refused_one_show_with_their_state_handlers_and_reason()
+    {
+        // Versioned is mapped but its hash is not the one allowed; Marked is in the folder but mapped by nothing.
+        var allowed = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(TestPaths.SamplePlugin("HiHandler"), "HiHandler.dll"))));
+        await using var proxy = await TestProxy.StartAsync(
+            VersionedConfig + $"  allowed_plugin_sha256:\n    - {allowed}\n",
+            [("HiHandler", "HiHandler"), ("Versioned", "Versioned.V1"), ("Marked", "Marked")]);
+        var refusedHash = proxy.Runtime.Current.Available.Single(p => p.Name == "Versioned").Sha256;
+
+        await OpenAsync(proxy);
+
+        var marked = _page.Locator("#plugins tr[data-plugin='Marked']");
+        await Expect(marked.Locator(".state")).ToHaveTextAsync("unmapped");
+        await Expect(marked).ToContainTextAsync("Marked.MarkedLlm, Marked.OtherMarkedLlm");
+        var versioned = _page.Locator("#plugins tr[data-plugin='Versioned']");
+        await Expect(versioned.Locator(".state")).ToHaveTextAsync("refused");
+        await Expect(versioned.Locator(".last-error")).ToContainTextAsync(refusedHash);
+        await Expect(versioned).ToContainTextAsync(refusedHash[..12]);
+        await Expect(Plugin("plugins", "HiHandler", proxy.Runtime.Current.Plugins.Single(p => p.Name == "HiHandler").Generation).Locator(".state")).ToHaveTextAsync("active");
+        await Expect(_page.GetByTestId("health")).ToHaveTextAsync("degraded");
+    }
+
+    [Test]
     public async Task A_wrong_key_shows_the_proxys_refusal_and_asks_again()
     {
         await using var proxy = await TestProxy.StartAsync(VersionedConfig, [("HiHandler", "HiHandler"), ("Versioned", "Versioned.V1")]);
