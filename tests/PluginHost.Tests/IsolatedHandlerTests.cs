@@ -341,6 +341,32 @@ public sealed partial class IsolatedHandlerTests
     }
 
     [Test]
+    public async Task Changing_isolation_in_the_configuration_moves_an_unchanged_plugin_into_a_worker_and_back()
+    {
+        var inProcess = Yaml.Config(new Model("versioned", "Versioned:VersionedLlm")) + OneAttempt;
+        await using var proxy = await TestProxy.StartAsync(inProcess, [("Versioned", "Versioned.V1")]);
+        var loaded = proxy.Runtime.Current.Plugins.Single();
+        Assert.That(loaded.Worker, Is.Null);
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, Isolate(Yaml.Config(new Model("versioned", "Versioned:VersionedLlm")), (0, "")));
+        await proxy.ReloadAsync();
+
+        var isolated = proxy.Runtime.Current.Plugins.Single();
+        Assert.That(isolated.Worker, Is.Not.Null);
+        Assert.That(isolated.Sha256, Is.EqualTo(loaded.Sha256));
+        Assert.That(await ContentOfAsync(await ChatAsync(proxy, "versioned", "hi")), Does.StartWith("v1"));
+        Assert.That(proxy.Runtime.Retired, Has.Member(loaded));
+        var pid = isolated.Worker!.Pid!.Value;
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, inProcess);
+        await proxy.ReloadAsync();
+
+        Assert.That(proxy.Runtime.Current.Plugins.Single().Worker, Is.Null);
+        Assert.That(await ContentOfAsync(await ChatAsync(proxy, "versioned", "hi")), Does.StartWith("v1"));
+        await Wait.UntilAsync(() => isolated.Worker.State == WorkerState.Stopped && Exited(pid), "the worker to stop once its version drained", TimeSpan.FromSeconds(30));
+    }
+
+    [Test]
     public void An_unknown_isolation_fails_startup_naming_the_key()
     {
         var yaml = Yaml.Config(new Model("x", "TestHandlers:Scripted")).Replace("custom_handler: TestHandlers:Scripted\n", "custom_handler: TestHandlers:Scripted\n      isolation: sandbox\n", StringComparison.Ordinal);
