@@ -120,12 +120,17 @@ internal sealed class LoadedPlugin
     }
 
     /// <summary>
-    /// Starts a worker process for <paramref name="file"/> that loads exactly <paramref name="sha256"/>'s bytes, and waits
-    /// until it is ready. Throws <see cref="InvalidOperationException"/> (or <see cref="IOException"/> when the file changed
-    /// meanwhile) with why it could not start.
+    /// Starts a worker process for <paramref name="file"/> that loads exactly the bytes <paramref name="admission"/> decided
+    /// on (and the dependencies it checked), by their SHA-256, and waits until it is ready. Throws
+    /// <see cref="InvalidOperationException"/> (or <see cref="IOException"/> when a file changed meanwhile) with why it
+    /// could not start.
     /// </summary>
-    public static LoadedPlugin Isolate(PluginFile file, string sha256, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, Telemetry.PluginHostMetrics metrics) =>
-        new(file, sha256[..16], generation, PluginWorker.Start(file, sha256, settings, constructorTimeout, logger, metrics)) { Sha256 = sha256 };
+    public static LoadedPlugin Isolate(PluginFile file, Admission admission, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, Telemetry.PluginHostMetrics metrics)
+    {
+        var dependencies = admission.Dependencies.Select(d => new WorkerDependency(d.Path, PluginSignature.Sha256(d.Content))).ToList();
+        var worker = PluginWorker.Start(file, admission.Sha256, dependencies, settings, constructorTimeout, logger, metrics);
+        return new(file, admission.Sha256[..16], generation, worker) { Sha256 = admission.Sha256 };
+    }
 
     private static Type[] FindHandlerTypes(Assembly assembly)
     {

@@ -91,7 +91,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
                 loaded = isolation is null
                     ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout)
-                    : LoadedPlugin.Isolate(file, admission.Sha256, nextGeneration(), isolation, constructorTimeout, logger, metrics);
+                    : LoadedPlugin.Isolate(file, admission, nextGeneration(), isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);

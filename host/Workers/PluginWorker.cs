@@ -39,6 +39,7 @@ internal sealed class PluginWorker
     private readonly Lock _gate = new();
     private readonly PluginFile _file;
     private readonly string _sha256;
+    private readonly IReadOnlyList<WorkerDependency> _dependencies;
     private readonly TimeSpan _constructorTimeout;
     private readonly ILogger _logger;
     private readonly PluginHostMetrics _metrics;
@@ -50,11 +51,12 @@ internal sealed class PluginWorker
     private int _crashesInARow;
     private Task? _stopped;
 
-    private PluginWorker(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, PluginHostMetrics metrics, WorkerProcess process, WorkerHello hello)
+    private PluginWorker(PluginFile file, string sha256, IReadOnlyList<WorkerDependency> dependencies, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, PluginHostMetrics metrics, WorkerProcess process, WorkerHello hello)
     {
         _metrics = metrics;
         _file = file;
         _sha256 = sha256;
+        _dependencies = dependencies;
         Settings = settings;
         _constructorTimeout = constructorTimeout;
         _logger = logger;
@@ -110,11 +112,11 @@ internal sealed class PluginWorker
     }
 
     /// <summary>Starts the first worker of a version and waits until it is ready; throws with why it could not start.</summary>
-    public static PluginWorker Start(PluginFile file, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, PluginHostMetrics metrics)
+    public static PluginWorker Start(PluginFile file, string sha256, IReadOnlyList<WorkerDependency> dependencies, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, PluginHostMetrics metrics)
     {
-        var (process, hello) = WorkerProcess.StartAsync(file, sha256, settings, constructorTimeout, ReadyTimeout, logger).GetAwaiter().GetResult();
+        var (process, hello) = WorkerProcess.StartAsync(file, sha256, dependencies, settings, constructorTimeout, ReadyTimeout, logger).GetAwaiter().GetResult();
         Log.WorkerStarted(logger, file.Name, process.Pid, process.StartedIn.TotalMilliseconds);
-        return new PluginWorker(file, sha256, settings, constructorTimeout, logger, metrics, process, hello);
+        return new PluginWorker(file, sha256, dependencies, settings, constructorTimeout, logger, metrics, process, hello);
     }
 
     /// <summary>Has the worker create the handler type <paramref name="type"/> (full name); a constructor that throws throws here.</summary>
@@ -403,7 +405,7 @@ internal sealed class PluginWorker
         WorkerProcess? process = null;
         try
         {
-            (process, _) = await WorkerProcess.StartAsync(_file, _sha256, Settings, _constructorTimeout, ReadyTimeout, _logger);
+            (process, _) = await WorkerProcess.StartAsync(_file, _sha256, _dependencies, Settings, _constructorTimeout, ReadyTimeout, _logger);
             foreach (var type in handlers.Keys)
             {
                 await CreateAsync(process, type);

@@ -97,7 +97,7 @@ internal sealed class WorkerProcess : IDisposable
     /// Starts a worker for <paramref name="plugin"/> and waits, at most <paramref name="readyTimeout"/>, until it answers
     /// on its socket. Throws with why it did not start (it refused its assembly, exited, or never answered).
     /// </summary>
-    public static async Task<(WorkerProcess Process, WorkerHello Hello)> StartAsync(PluginFile plugin, string sha256, WorkerSettings settings, TimeSpan constructorTimeout, TimeSpan readyTimeout, ILogger logger)
+    public static async Task<(WorkerProcess Process, WorkerHello Hello)> StartAsync(PluginFile plugin, string sha256, IReadOnlyList<WorkerDependency> dependencies, WorkerSettings settings, TimeSpan constructorTimeout, TimeSpan readyTimeout, ILogger logger)
     {
         var socket = Path.Combine(Path.GetTempPath(), $"pluginhost-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}.sock");
         var start = new ProcessStartInfo(Muxer)
@@ -110,6 +110,12 @@ internal sealed class WorkerProcess : IDisposable
         foreach (var argument in (string[])[HostAssembly, WorkerProgram.Command, "--plugin", plugin.Path, "--sha256", sha256, "--socket", socket, "--request-timeout", Seconds(settings.RequestTimeout), "--constructor-timeout", Seconds(constructorTimeout)])
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var dependency in dependencies)
+        {
+            start.ArgumentList.Add("--dependency");
+            start.ArgumentList.Add(dependency.Argument);
         }
 
         if (settings.MemoryMb is { } megabytes)
@@ -126,7 +132,7 @@ internal sealed class WorkerProcess : IDisposable
             {
                 if (worker.HasExited)
                 {
-                    var refused = process.ExitCode == WorkerProgram.Refused && worker._reason?.Contains("not the assembly the proxy validated", StringComparison.Ordinal) == true;
+                    var refused = process.ExitCode == WorkerProgram.Refused && worker._reason?.Contains("the proxy validated", StringComparison.Ordinal) == true;
                     var message = $"its worker process {worker.ExitDescription}";
                     throw refused ? new IOException(message) : new InvalidOperationException(message);
                 }
@@ -273,4 +279,16 @@ internal sealed class WorkerProcess : IDisposable
 
         return name;
     }
+}
+
+/// <summary>
+/// A dependency assembly the proxy checked against the trust settings (<see cref="PluginAdmission"/>): the worker loads
+/// it only if its bytes still have this SHA-256, and loads those bytes.
+/// </summary>
+internal sealed record WorkerDependency(string Path, string Sha256)
+{
+    /// <summary>As the worker's <c>--dependency</c> argument: <c>SHA256:PATH</c>.</summary>
+    public string Argument => $"{Sha256}:{Path}";
+
+    public static WorkerDependency Parse(string argument) => new(argument[(argument.IndexOf(':', StringComparison.Ordinal) + 1)..], argument[..argument.IndexOf(':', StringComparison.Ordinal)]);
 }

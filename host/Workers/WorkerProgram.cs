@@ -49,12 +49,27 @@ internal static class WorkerProgram
             return Refuse($"{path} is not the assembly the proxy validated (SHA-256 {hash}, expected {options["--sha256"]}): it changed in between.");
         }
 
+        // The dependencies the proxy checked (trust enforced): the same bytes, or nothing.
+        var dependencies = new List<CheckedAssembly>();
+        foreach (var dependency in DependencyArguments(args).Select(WorkerDependency.Parse))
+        {
+            var bytes = File.ReadAllBytes(dependency.Path);
+            var dependencyHash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+            if (!string.Equals(dependencyHash, dependency.Sha256, StringComparison.OrdinalIgnoreCase))
+            {
+                return Refuse($"its dependency {dependency.Path} is not the one the proxy validated (SHA-256 {dependencyHash}, expected {dependency.Sha256}): it changed in between.");
+            }
+
+            dependencies.Add(new CheckedAssembly(dependency.Path, bytes));
+        }
+
         LoadedPlugin plugin;
         try
         {
             var file = new PluginFile(Path.GetFileNameWithoutExtension(path), Path.GetFullPath(path));
-            // The proxy admitted these bytes (PluginAdmission, by this SHA-256) before starting this worker.
-            plugin = LoadedPlugin.Load(file, content, new Admission(AdmissionVerdict.Load, hash, null, []), 1, Seconds(options["--constructor-timeout"]));
+
+            // The proxy admitted these bytes (PluginAdmission, by their SHA-256) before starting this worker.
+            plugin = LoadedPlugin.Load(file, content, new Admission(AdmissionVerdict.Load, hash, null, dependencies), 1, Seconds(options["--constructor-timeout"]));
         }
         catch (Exception ex)
         {
@@ -101,6 +116,17 @@ internal static class WorkerProgram
     {
         Console.Error.WriteLine(ReasonPrefix + "refused: " + reason);
         return Refused;
+    }
+
+    private static IEnumerable<string> DependencyArguments(string[] args)
+    {
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            if (args[i] == "--dependency")
+            {
+                yield return args[i + 1];
+            }
+        }
     }
 
     private static Dictionary<string, string> Arguments(string[] args)

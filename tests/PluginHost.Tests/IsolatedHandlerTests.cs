@@ -367,6 +367,24 @@ public sealed partial class IsolatedHandlerTests
     }
 
     [Test]
+    public async Task With_trust_enforced_a_worker_runs_the_dependency_bytes_the_proxy_checked_not_a_file_changed_after()
+    {
+        static string Sha256Of(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+        var build = TestPaths.TestPlugin("LazyJson");
+        var masterKey = $"  master_key: {TestProxy.MasterKey}\n";
+        var yaml = Isolate(Yaml.Config(new Model("m", "LazyJson")), (0, ""))
+            .Replace(masterKey, masterKey + $"  allowed_plugin_sha256:\n    - {Sha256Of(Path.Combine(build, "LazyJson.dll"))}\n    - {Sha256Of(Path.Combine(build, "Newtonsoft.Json.dll"))}\n", StringComparison.Ordinal);
+        await using var proxy = await TestProxy.StartAsync(yaml, "LazyJson");
+        var json = Path.Combine(proxy.PluginsDirectory, "LazyJson", "Newtonsoft.Json.dll");
+        Assert.That(WorkerOf(proxy, "LazyJson").State, Is.EqualTo(WorkerState.Ready));
+
+        // LazyJson needs Newtonsoft.Json only on its first request: by then the file holds another build of it.
+        await File.WriteAllBytesAsync(json, await File.ReadAllBytesAsync(Path.Combine(TestPaths.TestPlugin("DependsOnJson12"), "Newtonsoft.Json.dll")));
+
+        Assert.That(await ContentOfAsync(await ChatAsync(proxy, "m", "hi")), Does.Contain("13.0.0.0"), "the checked 13.0 bytes run in the worker, not the 12.0 file put there after the check");
+    }
+
+    [Test]
     public void An_unknown_isolation_fails_startup_naming_the_key()
     {
         var yaml = Yaml.Config(new Model("x", "TestHandlers:Scripted")).Replace("custom_handler: TestHandlers:Scripted\n", "custom_handler: TestHandlers:Scripted\n      isolation: sandbox\n", StringComparison.Ordinal);
