@@ -191,6 +191,16 @@ general_settings:
 EOF
 }
 
+# The isolation rows' proxy: the same configuration with the Hi! and echo handlers in worker processes.
+write_isolated_config() {
+  sed -E 's/^(      custom_handler: (HiHandler|EchoHandler))$/\1\n      isolation: process/' "$WORK/bench.yaml" >"$WORK/bench-isolated.yaml"
+}
+
+isolated_sides() {
+  echo --a-label out-of-process --a-url "http://127.0.0.1:$1/v1/chat/completions" --a-key "$KEY" --a-model "$2" \
+    --b-label in-process --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model "$2"
+}
+
 proxy_command() {
   echo "$PROXY_EXE --config $WORK/bench.yaml --plugins $WORK/plugins --host 127.0.0.1 --port $1"
 }
@@ -323,6 +333,24 @@ run_full() {
       --a-label messages --a-url "http://127.0.0.1:$PROXY_PORT/v1/messages" --a-key "$KEY" --a-model my-custom-model --a-api messages \
       --b-label chat --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
       --rounds 6 --seconds 3 --target 0.8
+    # Rows 13a-13d (bash bench/run.sh --only "13a 13b 13c 13d"): the Hi! and echo handlers out of process
+    # (isolation: process, a worker process each) in a second proxy, against the same handlers in process. The
+    # workers inherit the proxy's CPU (taskset): what isolation costs is measured within the same CPU budget.
+    if row 13a || row 13b || row 13c || row 13d; then
+      local isolated_port
+      isolated_port="$(free_port)"
+      write_isolated_config
+      start proxy-isolated "$isolated_port" "$PROXY_EXE" --config "$WORK/bench-isolated.yaml" --plugins "$WORK/plugins" --host 127.0.0.1 --port "$isolated_port"
+      row 13a && bench throughput --number 13a --title 'Hi! handler out of process (isolation: process) vs in process, throughput' \
+        $(isolated_sides "$isolated_port" my-custom-model) --rounds 6 --seconds 3 --target 0.3
+      row 13b && bench latency --number 13b --title 'Hi! handler out of process vs in process, added latency at 500 req/s' \
+        $(isolated_sides "$isolated_port" my-custom-model) --rounds 6 --seconds 3 --rate 500 --target 0.5
+      row 13c && bench first-chunk --number 13c --title 'echo stream out of process vs in process, added time to first chunk' \
+        $(isolated_sides "$isolated_port" echo-slow) --rounds 6 --streams 300 --concurrency 1 --target 0.5
+      row 13d && bench workers --number 13d --title 'a worker process: start time and RSS' \
+        --plugins-url "http://127.0.0.1:$isolated_port/plugins" --key "$KEY" --pid "${PIDS[-1]}"
+      stop_last
+    fi
     local proxy_port mini_port
     proxy_port="$(free_port)"
     mini_port="$(free_port)"

@@ -1,6 +1,12 @@
 using PluginHost;
 using PluginHost.Configuration;
 
+// The hidden worker mode: the proxy runs one isolated plugin in a process of its own (host/Workers).
+if (args is [PluginHost.Workers.WorkerProgram.Command, ..])
+{
+    return await PluginHost.Workers.WorkerProgram.RunAsync(args[1..]);
+}
+
 try
 {
     // Null when the command line asked for --help or --version, or ran keygen, sign or hash: answered on standard output.

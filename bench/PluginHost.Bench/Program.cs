@@ -17,6 +17,8 @@ return command switch
     "cycles" => await UnloadCycles.RunAsync(options),
     "startup" => await StartupTime.RunAsync(options),
     "alloc" => await HotPathAllocations.RunAsync(options),
+    "first-chunk" => await IsolationOverhead.FirstChunkAsync(options),
+    "workers" => await IsolationOverhead.WorkersAsync(options),
     _ => Usage(),
 };
 

@@ -74,7 +74,13 @@ internal static partial class ConfigReader
                         throw reader.Error(entryNode, $"{where}: provider '{provider}' is mapped twice.");
                     }
 
-                    providers.Add(new ProviderMapping(provider, handler, reader.Location(entryNode, where)));
+                    var worker = ReadIsolation(reader, entry, entryNode, where);
+                    if (providers.Find(p => p.Handler.Assembly == handler.Assembly) is { } sibling && sibling.Worker != worker)
+                    {
+                        throw reader.Error(entryNode, $"{where}: the isolation settings differ from those of provider '{sibling.Provider}', which maps the same assembly {handler.Assembly} (one assembly runs in one place: give every entry naming it the same isolation and worker_* keys).");
+                    }
+
+                    providers.Add(new ProviderMapping(provider, handler, reader.Location(entryNode, where), worker));
                 }
             }
         }
@@ -161,6 +167,36 @@ internal static partial class ConfigReader
             Trust = trust,
             Router = ReadRouter(reader, root, models),
         };
+    }
+
+    /// <summary>
+    /// <c>isolation</c> (<c>in_process</c>, the default, or <c>process</c>) and, for <c>process</c>, the worker's
+    /// <c>worker_memory_mb</c>, <c>worker_request_timeout</c>, <c>worker_crash_limit</c> and <c>worker_circuit_open</c>.
+    /// </summary>
+    private static WorkerSettings? ReadIsolation(Reader reader, YamlMappingNode entry, YamlNode entryNode, string where)
+    {
+        string[] workerKeys = ["worker_memory_mb", "worker_request_timeout", "worker_crash_limit", "worker_circuit_open"];
+        switch (reader.OptionalString(entry, "isolation", where))
+        {
+            case null or "in_process":
+                if (workerKeys.FirstOrDefault(k => reader.Child(entry, k) is not null) is { } stray)
+                {
+                    throw reader.Error(entryNode, $"{where}.{stray} applies to a worker process; it needs isolation: process.");
+                }
+
+                return null;
+            case "process":
+                var defaults = new WorkerSettings();
+                return new WorkerSettings
+                {
+                    MemoryMb = reader.Count(entry, "worker_memory_mb", where, 16),
+                    RequestTimeout = reader.Seconds(entry, "worker_request_timeout", where, allowZero: false) ?? defaults.RequestTimeout,
+                    CrashLimit = reader.Count(entry, "worker_crash_limit", where, 1) ?? defaults.CrashLimit,
+                    CircuitOpen = reader.Seconds(entry, "worker_circuit_open", where, allowZero: false) ?? defaults.CircuitOpen,
+                };
+            case var other:
+                throw reader.Error(entryNode, $"{where}.isolation '{other}' must be in_process (the default) or process.");
+        }
     }
 
     private static ModelDeployment ReadDeployment(Reader reader, YamlNode entryNode, string where)

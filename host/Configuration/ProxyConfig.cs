@@ -128,7 +128,31 @@ internal sealed record ModelDeployment
 /// <param name="Provider">The provider prefix used in <c>litellm_params.model</c>.</param>
 /// <param name="Handler">Which handler serves it.</param>
 /// <param name="Location">Where in the file the entry is.</param>
-internal sealed record ProviderMapping(string Provider, HandlerName Handler, string Location);
+/// <param name="Worker">With <c>isolation: process</c>, how its worker process runs; null runs the handler in the proxy.</param>
+internal sealed record ProviderMapping(string Provider, HandlerName Handler, string Location, WorkerSettings? Worker = null);
+
+/// <summary>
+/// <c>isolation: process</c> on a <c>custom_provider_map</c> entry: the handler's assembly runs in a worker process of
+/// its own, started and supervised by the proxy, never loaded into the proxy. Every entry naming the same assembly
+/// shares one worker, so they must agree on these settings.
+/// </summary>
+internal sealed record WorkerSettings
+{
+    /// <summary><c>worker_memory_mb</c>: the worker's GC heap limit (<c>DOTNET_GCHeapHardLimit</c>); null leaves the runtime's default.</summary>
+    public int? MemoryMb { get; init; }
+
+    /// <summary>
+    /// <c>worker_request_timeout</c>: the longest one call may run in the worker. The call is then cancelled (504), and a
+    /// worker whose handler does not stop within a second of that is killed and restarted.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(600);
+
+    /// <summary><c>worker_crash_limit</c>: crashes in a row (no successful call between them) before the circuit opens.</summary>
+    public int CrashLimit { get; init; } = 3;
+
+    /// <summary><c>worker_circuit_open</c>: how long an open circuit answers 503 before the worker is tried again.</summary>
+    public TimeSpan CircuitOpen { get; init; } = TimeSpan.FromSeconds(30);
+}
 
 /// <summary>
 /// A <c>custom_handler</c> value: <c>Assembly</c> (its only handler type) or <c>Assembly:Type</c>

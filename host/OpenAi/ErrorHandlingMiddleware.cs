@@ -54,6 +54,7 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, Prox
             handler.Param,
             handler.ErrorCode,
             handler.ErrorType) { RetryAfter = handler.RetryAfter },
+        Workers.WorkerCallException worker => new OpenAiException(worker.Status, $"Handler '{handlerName ?? "?"}' {worker.Message}", code: worker.Code) { RetryAfter = worker.RetryAfter },
         BadHttpRequestException bad => new OpenAiException(bad.StatusCode, bad.Message),
         TimeoutException timeout => new OpenAiException(408, timeout.Message, code: "timeout"),
         _ => new OpenAiException(500, handlerName is null

@@ -2,6 +2,7 @@ using PluginHost.Configuration;
 using PluginHost.Plugins;
 using PluginHost.Routing;
 using PluginHost.Sdk;
+using PluginHost.Workers;
 
 namespace PluginHost.OpenAi;
 
@@ -44,7 +45,7 @@ internal static class StatusEndpoints
         var capabilities = HandlerCapabilities.None;
         foreach (var route in model.Routes)
         {
-            capabilities |= route.Binding?.Handler.Capabilities ?? HandlerCapabilities.None;
+            capabilities |= route.Binding?.Capabilities ?? HandlerCapabilities.None;
         }
 
         return new(name, "model", Started, model.Routes[0].Deployment.Provider, OpenAiApi.EndpointsFor(capabilities));
@@ -65,6 +66,10 @@ internal static class StatusEndpoints
                 if (route.Unavailable is not null)
                 {
                     unavailable.Add($"{model.Name}: {route.Unavailable}");
+                }
+                else if (route.Binding is { Plugin.Worker: { State: WorkerState.CircuitOpen } worker } binding)
+                {
+                    unavailable.Add($"{model.Name}: handler '{binding.HandlerName}' is open-circuit: its worker process crashed {worker.CrashesInARow} times in a row (last: {worker.LastExit}); retried after {worker.CircuitOpenUntil:O}");
                 }
 
                 if (router.State.IsCoolingDown(route.Deployment.Id, now, out var until))
@@ -137,14 +142,14 @@ internal static class StatusEndpoints
 
         foreach (var listed in snapshot.Available)
         {
-            handlers.Add(new PluginStatus(listed.Name, listed.File, null, listed.Sha256[..16], null, null, null, listed.State, 0, listed.Reason, listed.Handlers) { Sha256 = listed.Sha256 });
+            handlers.Add(new PluginStatus(listed.Name, listed.File, null, listed.Sha256[..16], null, null, null, listed.State, 0, listed.Reason, listed.Handlers, null) { Sha256 = listed.Sha256 });
         }
 
         foreach (var failure in snapshot.Failures)
         {
             if (!snapshot.Plugins.Any(p => p.Name == failure.Name) && !snapshot.Available.Any(p => p.Name == failure.Name))
             {
-                handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, []));
+                handlers.Add(new PluginStatus(failure.Name, failure.File, null, null, null, null, null, "failed", 0, failure.Error, [], null));
             }
         }
 
@@ -165,7 +170,23 @@ internal static class StatusEndpoints
         plugin.State.ToString().ToLowerInvariant(),
         plugin.InFlight,
         plugin.LastError,
-        [.. plugin.HandlerTypes.Select(t => t.FullName ?? t.Name)]) { Sha256 = plugin.Sha256 };
+        plugin.Handlers,
+        plugin.Worker is { } worker ? Status(worker) : null) { Sha256 = plugin.Sha256 };
+
+    private static WorkerStatus Status(PluginWorker worker) => new(
+        worker.State switch
+        {
+            WorkerState.CircuitOpen => "open_circuit",
+            var state => state.ToString().ToLowerInvariant(),
+        },
+        worker.Pid,
+        worker.Restarts,
+        worker.CrashesInARow,
+        worker.LastExit,
+        worker.CircuitOpenUntil,
+        Math.Round(worker.StartedIn.TotalMilliseconds, 1),
+        worker.Settings.MemoryMb,
+        worker.Settings.RequestTimeout.TotalSeconds);
 }
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelCard> Data);
@@ -214,11 +235,18 @@ internal sealed record PluginStatus(
     string State,
     int InFlight,
     string? LastError,
-    IReadOnlyList<string> Handlers)
+    IReadOnlyList<string> Handlers,
+    WorkerStatus? Worker)
 {
     /// <summary>The full SHA-256 of the assembly (what <c>general_settings.allowed_plugin_sha256</c> lists).</summary>
     public string? Sha256 { get; init; }
 }
+
+/// <summary>
+/// An isolated plugin version's worker process (<c>isolation: process</c>): <c>ready</c>, <c>restarting</c>,
+/// <c>open_circuit</c> (it kept crashing; its models answer 503 until <c>circuit_open_until</c>) or <c>stopped</c>.
+/// </summary>
+internal sealed record WorkerStatus(string State, int? Pid, int Restarts, int CrashesInARow, string? LastExit, DateTimeOffset? CircuitOpenUntil, double StartMs, int? MemoryMb, double RequestTimeoutSeconds);
 
 internal static class ThisAssembly
 {

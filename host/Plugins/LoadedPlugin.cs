@@ -2,18 +2,22 @@ using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
+using PluginHost.Configuration;
 using PluginHost.Sdk;
+using PluginHost.Workers;
 
 namespace PluginHost.Plugins;
 
 /// <summary>
 /// One version of one plugin assembly, in its own collectible load context, with the handler instances
 /// created from it. Requests lease it (<see cref="TryAcquire"/>/<see cref="Release"/>); once retired and
-/// drained, its handlers are disposed and its context unloaded.
+/// drained, its handlers are disposed and its context unloaded. An isolated version (<c>isolation: process</c>)
+/// runs in a worker process instead (<see cref="Worker"/>): the proxy never loads it, its handlers are
+/// <see cref="RemoteLlm"/>s, and unloading it stops the worker; the lifecycle is the same.
 /// </summary>
 internal sealed class LoadedPlugin
 {
-    private readonly Dictionary<Type, CustomLlm> _instances = [];
+    private readonly Dictionary<string, CustomLlm> _instances = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private AssemblyLoadContext? _context;
     private int _inFlight;
@@ -30,9 +34,24 @@ internal sealed class LoadedPlugin
         Generation = generation;
         _context = context;
         HandlerTypes = handlerTypes;
+        Handlers = [.. handlerTypes.Select(t => t.FullName ?? t.Name)];
         Version = version;
         LoadedAt = DateTimeOffset.UtcNow;
         Context = new WeakReference(context, trackResurrection: false);
+    }
+
+    /// <summary>A version of <paramref name="file"/> served by <paramref name="worker"/>, a process of its own.</summary>
+    private LoadedPlugin(PluginFile file, string contentHash, long generation, PluginWorker worker)
+    {
+        File = file;
+        ContentHash = contentHash;
+        Generation = generation;
+        Worker = worker;
+        HandlerTypes = [];
+        Handlers = worker.Handlers;
+        Version = worker.Version;
+        LoadedAt = DateTimeOffset.UtcNow;
+        Context = new WeakReference(null, trackResurrection: false);
     }
 
     public PluginFile File { get; }
@@ -52,8 +71,17 @@ internal sealed class LoadedPlugin
 
     public DateTimeOffset? RetiredAt { get; private set; }
 
-    /// <summary>The public, concrete <see cref="CustomLlm"/> types the assembly defines.</summary>
+    /// <summary>The public, concrete <see cref="CustomLlm"/> types the assembly defines (none in the proxy for an isolated version).</summary>
     public IReadOnlyList<Type> HandlerTypes { get; private set; }
+
+    /// <summary>The full names of the handler types the assembly defines, in the proxy or in its worker.</summary>
+    public IReadOnlyList<string> Handlers { get; }
+
+    /// <summary>The worker process serving this version, when its configuration says <c>isolation: process</c>.</summary>
+    public PluginWorker? Worker { get; }
+
+    /// <summary>How its worker runs, or null for a version loaded into the proxy.</summary>
+    public WorkerSettings? Isolation => Worker?.Settings;
 
     /// <summary>The load context, weakly: alive until the runtime collects it after unload.</summary>
     public WeakReference Context { get; }
@@ -91,6 +119,19 @@ internal sealed class LoadedPlugin
         }
     }
 
+    /// <summary>
+    /// Starts a worker process for <paramref name="file"/> that loads exactly the bytes <paramref name="admission"/> decided
+    /// on (and the dependencies it checked), by their SHA-256, and waits until it is ready. Throws
+    /// <see cref="InvalidOperationException"/> (or <see cref="IOException"/> when a file changed meanwhile) with why it
+    /// could not start.
+    /// </summary>
+    public static LoadedPlugin Isolate(PluginFile file, Admission admission, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, Telemetry.PluginHostMetrics metrics)
+    {
+        var dependencies = admission.Dependencies.Select(d => new WorkerDependency(d.Path, PluginSignature.Sha256(d.Content))).ToList();
+        var worker = PluginWorker.Start(file, admission.Sha256, dependencies, settings, constructorTimeout, logger, metrics);
+        return new(file, admission.Sha256[..16], generation, worker) { Sha256 = admission.Sha256 };
+    }
+
     private static Type[] FindHandlerTypes(Assembly assembly)
     {
         Type[] exported;
@@ -108,25 +149,25 @@ internal sealed class LoadedPlugin
     }
 
     /// <summary>
-    /// The handler type <paramref name="typeName"/> names (full or simple name), or the only one when null.
+    /// The full name of the handler type <paramref name="typeName"/> names (full or simple name), or of the only one when null.
     /// </summary>
-    public Type? FindHandlerType(string? typeName, out string? problem)
+    public string? FindHandler(string? typeName, out string? problem)
     {
         problem = null;
         if (typeName is null)
         {
-            if (HandlerTypes.Count == 1)
+            if (Handlers.Count == 1)
             {
-                return HandlerTypes[0];
+                return Handlers[0];
             }
 
-            problem = HandlerTypes.Count == 0
+            problem = Handlers.Count == 0
                 ? $"{Name} defines no public CustomLlm subclass"
                 : $"{Name} defines several handlers; name one as '{Name}:Type' (available: {DescribeHandlers()})";
             return null;
         }
 
-        var matches = HandlerTypes.Where(t => t.FullName == typeName || t.Name == typeName).ToList();
+        var matches = Handlers.Where(t => t == typeName || SimpleName(t) == typeName).ToList();
         if (matches.Count == 1)
         {
             return matches[0];
@@ -139,29 +180,40 @@ internal sealed class LoadedPlugin
     }
 
     public string DescribeHandlers() =>
-        HandlerTypes.Count == 0 ? "none" : string.Join(", ", HandlerTypes.Select(t => $"{Name}:{t.FullName}"));
+        Handlers.Count == 0 ? "none" : string.Join(", ", Handlers.Select(t => $"{Name}:{t}"));
+
+    /// <summary>A type's name without its namespace (and without its declaring type, for a nested one).</summary>
+    private static string SimpleName(string fullName) => fullName[(fullName.LastIndexOfAny(['.', '+']) + 1)..];
 
     /// <summary>The shared instance of <paramref name="type"/>, created on first use; a throwing constructor throws here.</summary>
-    public CustomLlm GetHandler(Type type)
+    public CustomLlm GetHandler(Type type) => GetHandler(type.FullName ?? type.Name);
+
+    /// <summary>
+    /// The shared instance of the handler type named <paramref name="handler"/> (full name), created on first use; a
+    /// throwing constructor throws here. For an isolated version the worker creates it, and this is its proxy.
+    /// </summary>
+    public CustomLlm GetHandler(string handler)
     {
         lock (_instances)
         {
-            if (!_instances.TryGetValue(type, out var handler))
+            if (!_instances.TryGetValue(handler, out var instance))
             {
-                handler = CreateHandler(type);
-                _instances.Add(type, handler);
+                instance = Worker is { } worker
+                    ? new RemoteLlm(worker, handler, worker.CreateHandler(handler))
+                    : CreateHandler(HandlerTypes.FirstOrDefault(t => (t.FullName ?? t.Name) == handler) ?? throw new InvalidOperationException($"{Name} has no handler type '{handler}' (available: {DescribeHandlers()})"));
+                _instances.Add(handler, instance);
             }
 
-            return handler;
+            return instance;
         }
     }
 
-    /// <summary>The instance of <paramref name="type"/> if <see cref="GetHandler"/> created it; creates nothing.</summary>
-    public bool TryGetHandler(Type type, [NotNullWhen(true)] out CustomLlm? handler)
+    /// <summary>The instance of the handler type named <paramref name="handler"/> if <see cref="GetHandler(string)"/> created it; creates nothing.</summary>
+    public bool TryGetHandler(string handler, [NotNullWhen(true)] out CustomLlm? instance)
     {
         lock (_instances)
         {
-            return _instances.TryGetValue(type, out handler);
+            return _instances.TryGetValue(handler, out instance);
         }
     }
 
@@ -328,6 +380,11 @@ internal sealed class LoadedPlugin
 
         HandlerTypes = [];
         Interlocked.Exchange(ref _context, null)?.Unload();
+        if (Worker is { } worker)
+        {
+            await worker.StopAsync();
+        }
+
         State = PluginState.Unloading;
     }
 }

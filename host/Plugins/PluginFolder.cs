@@ -65,7 +65,8 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             }
 
             var hash = admission.Sha256[..16];
-            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path)
+            var isolation = IsolationOf(file.Name, config);
+            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path && old.Isolation == isolation)
             {
                 plugins.Add(old);
                 continue;
@@ -87,7 +88,10 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                     continue;
                 }
 
-                loaded = LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout);
+                // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
+                loaded = isolation is null
+                    ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout)
+                    : LoadedPlugin.Isolate(file, admission, nextGeneration(), isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
@@ -153,7 +157,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     public static PluginSet CreateHandlers(PluginSet plugins, ProxyConfig config)
     {
         List<PluginFailure>? failures = null;
-        Dictionary<Type, string>? errors = null;
+        Dictionary<string, string>? errors = null;
         foreach (var plugin in plugins.Plugins)
         {
             foreach (var (name, type) in MappedHandlers(plugin, config, mustResolve: false))
@@ -194,7 +198,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
     /// The handler types <paramref name="config"/> maps to <paramref name="plugin"/>, each with the name that maps it. A
     /// name that matches no type is left to the snapshot to report, unless <paramref name="mustResolve"/>: then it throws.
     /// </summary>
-    private static IEnumerable<(HandlerName Name, Type Type)> MappedHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
+    private static IEnumerable<(HandlerName Name, string Type)> MappedHandlers(LoadedPlugin plugin, ProxyConfig config, bool mustResolve)
     {
         foreach (var mapping in config.Providers)
         {
@@ -203,7 +207,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
-            var type = plugin.FindHandlerType(mapping.Handler.Type, out var problem);
+            var type = plugin.FindHandler(mapping.Handler.Type, out var problem);
             if (type is not null)
             {
                 yield return (mapping.Handler, type);
@@ -243,6 +247,10 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
 
         return content;
     }
+
+    /// <summary>How the configuration runs the assembly <paramref name="name"/>: in a worker process (its settings), or here (null).</summary>
+    private static WorkerSettings? IsolationOf(string name, ProxyConfig config) =>
+        config.Providers.FirstOrDefault(p => p.Handler.Assembly == name)?.Worker;
 
     private static string Describe(Exception ex) => ex switch
     {

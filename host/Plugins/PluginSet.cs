@@ -13,8 +13,8 @@ namespace PluginHost.Plugins;
 /// <param name="Transient">Whether a failure may pass by itself (a file still being written), so a retry shortly may succeed.</param>
 internal sealed record PluginSet(string Directory, IReadOnlyList<LoadedPlugin> Plugins, IReadOnlyList<PluginFailure> Failures, IReadOnlySet<string> Kept, bool Transient)
 {
-    /// <summary>Why a handler could not be created (its constructor's message), by handler type.</summary>
-    public IReadOnlyDictionary<Type, string> HandlerErrors { get; init; } = ReadOnlyDictionary<Type, string>.Empty;
+    /// <summary>Why a handler could not be created (its constructor's message), by handler type full name.</summary>
+    public IReadOnlyDictionary<string, string> HandlerErrors { get; init; } = ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>Plugin files in the folder that are not loaded for execution (unmapped or refused), listed from their metadata.</summary>
     public IReadOnlyList<PluginListing> Available { get; init; } = [];

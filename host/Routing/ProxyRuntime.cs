@@ -219,6 +219,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         RetireAll();
         await _retirement.StopAsync(_options.ShutdownTimeout);
+
+        // No worker process outlives the proxy, even one whose version had not finished draining.
+        await Task.WhenAll(_retirement.History.Select(p => p.Worker?.StopAsync() ?? Task.CompletedTask));
         _reloadLock.Dispose();
     }
 

@@ -85,4 +85,8 @@ internal sealed class ModelGroup(string name, IReadOnlyList<ModelRoute> routes)
 internal sealed record ModelRoute(ModelDeployment Deployment, HandlerBinding? Binding, string? Unavailable);
 
 /// <summary>A live handler instance and the plugin version it comes from.</summary>
-internal sealed record HandlerBinding(LoadedPlugin Plugin, CustomLlm Handler, string HandlerName);
+internal sealed record HandlerBinding(LoadedPlugin Plugin, CustomLlm Handler, string HandlerName)
+{
+    /// <summary>What the handler serves: from the methods it overrides, or, isolated, from what its worker reported.</summary>
+    public HandlerCapabilities Capabilities { get; } = Handler is Workers.RemoteLlm remote ? remote.Served : Handler.Capabilities;
+}

@@ -130,7 +130,7 @@ internal sealed class Router(ProxyRuntime runtime, IRouterState state, PluginHos
                 continue;
             }
 
-            if ((binding.Handler.Capabilities & capability) == 0)
+            if ((binding.Capabilities & capability) == 0)
             {
                 refusal = refusal with { Incapable = true };
                 continue;

@@ -65,7 +65,7 @@ internal static class SnapshotBuilder
             return (null, $"handler '{name}' is not loaded: no {name.Assembly}.dll in the plugins folder");
         }
 
-        var type = plugin.FindHandlerType(name.Type, out var problem);
+        var type = plugin.FindHandler(name.Type, out var problem);
         if (type is null)
         {
             // A kept old version is not the configuration's mistake: the new file that would have it failed.

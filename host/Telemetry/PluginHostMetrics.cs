@@ -36,6 +36,7 @@ internal sealed class PluginHostMetrics
     private readonly Counter<long> _reloads;
     private readonly Histogram<double> _loadDuration;
     private readonly Counter<long> _unloads;
+    private readonly Counter<long> _workerCrashes;
 
     public PluginHostMetrics(Meter meter)
     {
@@ -55,6 +56,7 @@ internal sealed class PluginHostMetrics
         _loadDuration = meter.CreateHistogram<double>(
             "pluginhost.plugin.load.duration", "s", "Time to load a plugin version and create its handlers.", advice: new() { HistogramBucketBoundaries = LoadBuckets });
         _unloads = meter.CreateCounter<long>("pluginhost.plugin.unloads", "{context}", "Retired plugin versions whose load context was collected, or is still alive at the deadline (leaked).");
+        _workerCrashes = meter.CreateCounter<long>("pluginhost.worker.crashes", "{crash}", "Worker processes of isolated plugins (isolation: process) that died, or could not start again, by whether that opened the circuit.");
     }
 
     /// <summary>Whether anything listens to the request metrics.</summary>
@@ -148,6 +150,14 @@ internal sealed class PluginHostMetrics
         });
 
     /// <summary>A retired plugin version's load context was collected, or is still alive at its deadline.</summary>
+    /// <summary>A worker process of <paramref name="plugin"/> died (or failed to start again); <paramref name="circuitOpened"/> when that opened its circuit.</summary>
+    public void WorkerCrashed(string plugin, bool circuitOpened) =>
+        _workerCrashes.Add(1, new TagList
+        {
+            { TelemetryNames.Plugin, plugin },
+            { TelemetryNames.Outcome, circuitOpened ? "circuit_open" : "restarting" },
+        });
+
     public void PluginUnloaded(string plugin, bool collected) =>
         _unloads.Add(1, new TagList
         {
