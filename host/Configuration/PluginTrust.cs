@@ -26,21 +26,7 @@ internal sealed record TrustedKey(string Source, byte[] SubjectPublicKeyInfo)
     /// <exception cref="ArgumentException">The text is not such a key; the message says why.</exception>
     public static TrustedKey FromPem(string source, string pem)
     {
-        using var key = ECDsa.Create();
-        try
-        {
-            key.ImportFromPem(pem);
-        }
-        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
-        {
-            throw new ArgumentException($"not a PEM ECDSA public key: {ex.Message}", ex);
-        }
-
-        if (key.KeySize != 256)
-        {
-            throw new ArgumentException($"an ECDSA key of {key.KeySize} bits; expected P-256 (pluginhost keygen makes one)");
-        }
-
+        using var key = Plugins.PluginSignature.ImportP256(pem, "public");
         return new TrustedKey(source, key.ExportSubjectPublicKeyInfo());
     }
 }

@@ -28,21 +28,7 @@ internal static class PluginSignature
     /// <exception cref="ArgumentException">The key is not an ECDSA P-256 private key.</exception>
     public static string Sign(ReadOnlySpan<byte> content, string privatePem)
     {
-        using var key = ECDsa.Create();
-        try
-        {
-            key.ImportFromPem(privatePem);
-        }
-        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
-        {
-            throw new ArgumentException($"not a PEM ECDSA private key: {ex.Message}", ex);
-        }
-
-        if (key.KeySize != 256)
-        {
-            throw new ArgumentException($"an ECDSA key of {key.KeySize} bits; expected P-256 (pluginhost keygen makes one)");
-        }
-
+        using var key = ImportP256(privatePem, "private");
         try
         {
             return Convert.ToBase64String(key.SignData(content, HashAlgorithmName.SHA256, Format)) + "\n";
@@ -51,6 +37,33 @@ internal static class PluginSignature
         {
             throw new ArgumentException($"cannot sign with it (is it the public key?): {ex.Message}", ex);
         }
+    }
+
+    /// <summary>
+    /// Reads an ECDSA P-256 key from PEM (<paramref name="kind"/>, <c>public</c> or <c>private</c>, names it in the
+    /// message), as <c>pluginhost keygen</c> writes them.
+    /// </summary>
+    /// <exception cref="ArgumentException">The text is not such a key; the message says why.</exception>
+    public static ECDsa ImportP256(string pem, string kind)
+    {
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(pem);
+        }
+        catch (Exception ex) when (ex is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw new ArgumentException($"not a PEM ECDSA {kind} key: {ex.Message}", ex);
+        }
+
+        if (key.KeySize is var bits and not 256)
+        {
+            key.Dispose();
+            throw new ArgumentException($"an ECDSA key of {bits} bits; expected P-256 (pluginhost keygen makes one)");
+        }
+
+        return key;
     }
 
     /// <summary>Whether <paramref name="signatureText"/> (a signature file's text) signs <paramref name="content"/> with <paramref name="subjectPublicKeyInfo"/>.</summary>
