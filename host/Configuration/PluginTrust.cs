@@ -17,6 +17,14 @@ internal sealed record PluginTrust(IReadOnlySet<string> AllowedSha256, IReadOnly
 
     /// <summary>Whether anything is checked at all.</summary>
     public bool Enforced => AllowedSha256.Count > 0 || TrustedKeys.Count > 0;
+
+    /// <summary>
+    /// The settings' content as one string (the hashes and keys, sorted): equal for two configurations that allow the
+    /// same code, so a reload can tell whether what it admitted before still holds.
+    /// </summary>
+    public string Fingerprint { get; } = string.Join(
+        '\n',
+        AllowedSha256.Order(StringComparer.Ordinal).Concat(TrustedKeys.Select(k => Convert.ToBase64String(k.SubjectPublicKeyInfo)).Order(StringComparer.Ordinal)));
 }
 
 /// <summary>A trusted signing key: its public key (SubjectPublicKeyInfo, DER) and where the configuration gave it.</summary>

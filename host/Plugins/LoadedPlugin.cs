@@ -63,6 +63,12 @@ internal sealed class LoadedPlugin
     /// <summary>The full SHA-256 of the bytes loaded (what <c>allowed_plugin_sha256</c> lists); null for a version tests made from their own types.</summary>
     public string? Sha256 { get; private init; }
 
+    /// <summary>
+    /// The <see cref="Configuration.PluginTrust.Fingerprint"/> of the trust settings it was last admitted under: while
+    /// they stay the same, a refused replacement leaves this version serving.
+    /// </summary>
+    public string? AdmittedUnder { get; set; }
+
     public long Generation { get; }
 
     public string? Version { get; }

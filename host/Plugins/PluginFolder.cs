@@ -58,6 +58,15 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 continue;
             }
 
+            if (admission.Verdict == AdmissionVerdict.Refused && old?.AdmittedUnder == config.Trust.Fingerprint)
+            {
+                // A replacement that is not allowed, under the same trust settings that admitted the version serving:
+                // that version keeps serving (as after any failed replacement) until the new file is allowed.
+                Log.PluginRefused(logger, file.Name, file.Path, admission.Sha256, admission.Reason!);
+                Fail(file, old, $"refused (SHA-256 {admission.Sha256}): {admission.Reason}. The version before it keeps serving.");
+                continue;
+            }
+
             if (admission.Verdict != AdmissionVerdict.Load)
             {
                 NotLoaded(file, content, admission);
@@ -68,6 +77,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             var isolation = IsolationOf(file.Name, config);
             if (old is not null && old.ContentHash == hash && old.File.Path == file.Path && old.Isolation == isolation)
             {
+                old.AdmittedUnder = config.Trust.Fingerprint;
                 plugins.Add(old);
                 continue;
             }
@@ -93,6 +103,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                     ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout)
                     : LoadedPlugin.Isolate(file, admission, nextGeneration(), isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
+                loaded.AdmittedUnder = config.Trust.Fingerprint;
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
                 metrics.PluginLoaded(file.Name, elapsed, ok: true);
@@ -115,7 +126,8 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
 
         return new PluginSet(directory, plugins, failures, kept, transient) { Available = available };
 
-        // Listed, never loaded: neither the old version (if any) nor this one serves.
+        // Listed, never loaded: neither the old version (if any) nor this one serves. (An old version refused along with
+        // its replacement was admitted under other trust settings: they no longer allow it.)
         void NotLoaded(PluginFile file, byte[] content, Admission admission)
         {
             IReadOnlyList<string> handlers;

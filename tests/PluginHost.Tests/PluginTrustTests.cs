@@ -149,6 +149,43 @@ public sealed class PluginTrustTests
     }
 
     [Test]
+    public async Task A_refused_replacement_leaves_the_allowed_version_serving_until_the_settings_stop_allowing_it()
+    {
+        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "Marked");
+        var dll = MarkedDll(proxy);
+        var allowed = Sha256Of(dll);
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("Marked:MarkedLlm", Hashes(allowed)));
+        await proxy.ReloadAsync();
+        Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("marked"));
+        Directory.Delete(_markers, recursive: true);
+
+        // A replacement nobody allowed (one byte of the COFF time stamp): the allowed version keeps serving.
+        var bytes = await File.ReadAllBytesAsync(dll);
+        bytes[BitConverter.ToInt32(bytes, 0x3C) + 8] ^= 0x01;
+        await File.WriteAllBytesAsync(dll, bytes);
+        await proxy.ReloadAsync();
+
+        var marked = await PluginAsync(proxy, "Marked");
+        await Assert.MultipleAsync(async () =>
+        {
+            Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("marked"));
+            Assert.That(marked.GetProperty("state").GetString(), Is.EqualTo("active"));
+            Assert.That(marked.GetProperty("sha256").GetString(), Is.EqualTo(allowed));
+            Assert.That(marked.GetProperty("last_error").GetString(), Does.Contain("refused").And.Contain(Sha256Of(dll)).And.Contain("keeps serving"));
+            Assert.That(proxy.Logs.Lines, Has.Some.Contains("Refused plugin Marked").And.Contains(Sha256Of(dll)));
+            Assert.That(AnyCodeRan, Is.False, "the refused replacement never ran");
+        });
+
+        // Settings that no longer allow the serving version (its hash removed) stop it too.
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("Marked:MarkedLlm", Hashes(Convert.ToHexStringLower(SHA256.HashData("another"u8)))));
+        await proxy.ReloadAsync();
+
+        Assert.That(await ChatAsync(proxy), Does.StartWith("503").And.Contain("refused"));
+        Assert.That((await PluginAsync(proxy, "Marked")).GetProperty("state").GetString(), Is.EqualTo("refused"));
+        Assert.That(AnyCodeRan, Is.False);
+    }
+
+    [Test]
     public async Task A_plugin_signed_with_a_trusted_key_loads_and_a_signature_written_while_running_is_picked_up()
     {
         var key = Path.Combine(_scratch, "key");
