@@ -68,15 +68,26 @@ internal sealed class LoadedPlugin
     /// <summary>How long a handler's constructor may run.</summary>
     public TimeSpan ConstructorTimeout { get; private init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays free to be overwritten).</summary>
-    public static LoadedPlugin Load(PluginFile file, byte[] content, string contentHash, long generation, TimeSpan constructorTimeout)
+    /// <summary>
+    /// Whether creating a handler also compiles its methods ahead (<see cref="Prepare"/>): for a version that replaces
+    /// one under traffic, so its first requests do not wait for the JIT. A first version (at startup, or a plugin new to
+    /// the folder) has no traffic to protect; compiling all its methods would only delay startup, and its first requests
+    /// compile just what they call.
+    /// </summary>
+    public bool WarmUp { get; private init; }
+
+    /// <summary>
+    /// Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays
+    /// free to be overwritten). <paramref name="warmUp"/>: see <see cref="WarmUp"/>.
+    /// </summary>
+    public static LoadedPlugin Load(PluginFile file, byte[] content, string contentHash, long generation, TimeSpan constructorTimeout, bool warmUp = true)
     {
         var (context, assembly) = PluginContexts.Load(file.Path, content);
         try
         {
             var types = FindHandlerTypes(assembly);
             var version = assembly.GetName().Version?.ToString();
-            return new LoadedPlugin(file, contentHash, generation, context, types, version) { ConstructorTimeout = constructorTimeout };
+            return new LoadedPlugin(file, contentHash, generation, context, types, version) { ConstructorTimeout = constructorTimeout, WarmUp = warmUp };
         }
         catch
         {
@@ -175,7 +186,7 @@ internal sealed class LoadedPlugin
         {
             try
             {
-                Prepare(type);
+                Prepare(type, compile: WarmUp);
                 created.TrySetResult((CustomLlm)Activator.CreateInstance(type)!);
             }
             catch (TypeInitializationException ex) when (ex.InnerException is not null)
@@ -205,12 +216,12 @@ internal sealed class LoadedPlugin
     }
 
     /// <summary>
-    /// Runs the handler's static constructor and compiles its own methods (and those of the state machines and
-    /// lambdas nested in it) now, on the constructor's thread, so that the first requests on this version do not
-    /// wait for the JIT. A throwing static constructor fails the version here, before it serves anything. Generic
-    /// methods, and any method the runtime cannot prepare ahead, compile on first call as usual.
+    /// Runs the handler's static constructor and, with <paramref name="compile"/>, compiles its own methods (and those
+    /// of the state machines and lambdas nested in it) now, on the constructor's thread, so that the first requests on
+    /// this version do not wait for the JIT. A throwing static constructor fails the version here, before it serves
+    /// anything. Generic methods, and any method the runtime cannot prepare ahead, compile on first call as usual.
     /// </summary>
-    private static void Prepare(Type type)
+    private static void Prepare(Type type, bool compile)
     {
         const BindingFlags Declared = BindingFlags.DeclaredOnly | BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
         for (var current = type; current is not null && current.Assembly == type.Assembly; current = current.BaseType)
@@ -221,6 +232,11 @@ internal sealed class LoadedPlugin
             }
 
             RuntimeHelpers.RunClassConstructor(current.TypeHandle);
+            if (!compile)
+            {
+                continue;
+            }
+
             foreach (var owner in current.GetNestedTypes(Declared).Where(t => !t.ContainsGenericParameters).Prepend(current))
             {
                 foreach (var method in owner.GetMethods(Declared).Where(m => m is { IsAbstract: false, ContainsGenericParameters: false }))

@@ -77,7 +77,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                     continue;
                 }
 
-                loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout);
+                loaded = LoadedPlugin.Load(file, content, hash, nextGeneration(), constructorTimeout, warmUp: old is not null);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 Log.PluginLoaded(logger, file.Name, loaded.Version ?? "?", loaded.Generation, file.Path, elapsed.TotalMilliseconds);
