@@ -8,7 +8,9 @@ namespace PluginHost.Plugins;
 /// its CPU wants to, and a request thread that wakes takes the CPU from it at once. A nice value of 19 (the fallback
 /// where <c>SCHED_IDLE</c> is refused) only shrinks the thread's share: once it runs, a request that wakes can wait out
 /// its time slice, 1 to 3 ms, which is what a swap added to the tail latency of the requests on a one-core host
-/// (BENCHMARKS.md row 5). Threads it starts (a handler's constructor thread) inherit the class. Elsewhere it does nothing.
+/// (BENCHMARKS.md row 5). The runtime starts threads in the normal class (they keep only the nice value): a thread that
+/// works for a lowered one (a handler's constructor thread) lowers itself too, when <see cref="IsCurrentThreadLowered"/>
+/// says its creator was. Elsewhere it does nothing.
 /// </summary>
 internal static class BackgroundPriority
 {
@@ -16,7 +18,16 @@ internal static class BackgroundPriority
     private const int LowestNice = 19;
     private const int SchedIdle = 5;
 
-    /// <summary>Moves the calling thread to <c>SCHED_IDLE</c>, else to nice 19 (neither needs a privilege). Returns whether either took.</summary>
+    [ThreadStatic]
+    private static bool t_lowered;
+
+    /// <summary>Whether <see cref="LowerCurrentThread"/> lowered the calling thread.</summary>
+    public static bool IsCurrentThreadLowered => t_lowered;
+
+    /// <summary>
+    /// Sets the calling thread to nice 19 and moves it to <c>SCHED_IDLE</c> (neither needs a privilege; the nice value is
+    /// what is left where the class is refused). Returns whether either took.
+    /// </summary>
     public static bool LowerCurrentThread()
     {
         if (!OperatingSystem.IsLinux())
@@ -29,7 +40,10 @@ internal static class BackgroundPriority
             // With a thread id, Linux changes only that thread (sched_setscheduler and setpriority alike).
             var thread = GetTid();
             var parameters = new SchedParam();
-            return SetScheduler(thread, SchedIdle, ref parameters) == 0 || SetPriority(PrioProcess, thread, LowestNice) == 0;
+            var niced = SetPriority(PrioProcess, thread, LowestNice) == 0;
+            var idle = SetScheduler(thread, SchedIdle, ref parameters) == 0;
+            t_lowered = niced || idle;
+            return t_lowered;
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {

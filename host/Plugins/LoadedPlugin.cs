@@ -182,10 +182,17 @@ internal sealed class LoadedPlugin
         }
 
         var created = new TaskCompletionSource<CustomLlm>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lowered = BackgroundPriority.IsCurrentThreadLowered;
         var thread = new Thread(() =>
         {
             try
             {
+                if (lowered)
+                {
+                    // Built for a reload: at the reload's priority, not the requests'.
+                    BackgroundPriority.LowerCurrentThread();
+                }
+
                 Prepare(type, compile: WarmUp);
                 created.TrySetResult((CustomLlm)Activator.CreateInstance(type)!);
             }
