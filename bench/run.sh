@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 3 4 5 6 7 8a 8b 9 10 11a 11b 11c 11d 12a 12b; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -201,12 +201,13 @@ isolated_sides() {
     --b-label in-process --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model "$2"
 }
 
+# proxy_command PORT [EXECUTABLE]: the proxy's command line (the Release build unless another executable is named).
 proxy_command() {
-  echo "$PROXY_EXE --config $WORK/bench.yaml --plugins $WORK/plugins --host 127.0.0.1 --port $1"
+  echo "${2:-$PROXY_EXE} --config $WORK/bench.yaml --plugins $WORK/plugins --host 127.0.0.1 --port $1"
 }
 
 mini_command() {
-  echo "$MINI_EXE --port $1 --key $UPSTREAM_KEY --chunks $CHUNKS --chunk-delay-ms $CHUNK_DELAY_MS --first-chunk-delay-ms 2${2:+ --h2c-port $2}"
+  echo "${3:-$MINI_EXE} --port $1 --key $UPSTREAM_KEY --chunks $CHUNKS --chunk-delay-ms $CHUNK_DELAY_MS --first-chunk-delay-ms 2${2:+ --h2c-port $2}"
 }
 
 start_servers() {
@@ -359,8 +360,29 @@ run_full() {
       --a-cmd "taskset -c $SERVER_CPU $(proxy_command "$proxy_port")" \
       --b-label baseline --b-url "http://127.0.0.1:$mini_port/v1/chat/completions" --b-key "$UPSTREAM_KEY" --b-model gpt-4o-mini \
       --b-cmd "taskset -c $SERVER_CPU $(mini_command "$mini_port")"
+    # The same, both published for this machine's runtime (ReadyToRun, as `dotnet publish -r` makes the proxy).
+    if row 7b; then
+      publish_ready_to_run
+      bench startup --number 7b --title 'process start to first successful response, both published ReadyToRun' --rounds 5 \
+        --a-label proxy --a-url "http://127.0.0.1:$proxy_port/v1/chat/completions" --a-key "$KEY" --a-model my-custom-model \
+        --a-cmd "taskset -c $SERVER_CPU $(proxy_command "$proxy_port" "$WORK/r2r/host/PluginHost")" \
+        --b-label baseline --b-url "http://127.0.0.1:$mini_port/v1/chat/completions" --b-key "$UPSTREAM_KEY" --b-model gpt-4o-mini \
+        --b-cmd "taskset -c $SERVER_CPU $(mini_command "$mini_port" "" "$WORK/r2r/mini/MiniOpenAi")"
+    fi
   }
   true
+}
+
+# Row 7b: the proxy and the minimal app published ReadyToRun for this machine (the crossgen2 pack comes from NuGet).
+publish_ready_to_run() {
+  local rid out="$WORK/publish.log"
+  rid="linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')"
+  log "publishing the proxy and the minimal app ReadyToRun for $rid (row 7b)"
+  if ! { dotnet publish "$ROOT/host" -c Release -r "$rid" --self-contained false -o "$WORK/r2r/host" \
+      && dotnet publish "$ROOT/bench/MiniOpenAi" -c Release -r "$rid" --self-contained false -p:PublishReadyToRun=true -o "$WORK/r2r/mini"; } >"$out" 2>&1; then
+    tail -n 40 "$out" >&2
+    exit 1
+  fi
 }
 
 run_smoke() {

@@ -50,17 +50,22 @@ internal static class PluginHostApplication
             builder.Services.AddHostedService<PluginWatcher>();
         }
 
+        StartupTrace.Mark("services added");
         var app = builder.Build();
+        StartupTrace.Mark("container built");
         app.UsePluginHostTelemetry();
+        StartupTrace.Mark("telemetry");
 
         // Load before listening: a bad first configuration fails startup with a message naming the file and key.
         app.Services.GetRequiredService<ProxyRuntime>().Initialize();
+        StartupTrace.Mark("first snapshot");
 
         // The router state follows the first configuration: a reload cannot move it to (or off) another Redis.
         app.Services.GetRequiredService<IRouterState>();
         app.ObservePluginHost();
         app.MapOpenAiApi();
         app.MapStatusPage();
+        StartupTrace.Mark("routes mapped");
         return app;
     }
 

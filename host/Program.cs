@@ -1,5 +1,6 @@
 using PluginHost;
 using PluginHost.Configuration;
+using PluginHost.Telemetry;
 
 // The hidden worker mode: the proxy runs one isolated plugin in a process of its own (host/Workers).
 if (args is [PluginHost.Workers.WorkerProgram.Command, ..])
@@ -9,12 +10,14 @@ if (args is [PluginHost.Workers.WorkerProgram.Command, ..])
 
 try
 {
+    StartupTrace.Mark("main");
     // Null when the command line asked for --help or --version, or ran keygen, sign or hash: answered on standard output.
     if (HostCommandLine.Parse(args) is not { } options)
     {
         return 0;
     }
 
+    StartupTrace.Mark("command line");
     var app = PluginHostApplication.Build(options);
     try
     {
@@ -25,6 +28,8 @@ try
         await app.DisposeAsync();
         throw;
     }
+
+    StartupTrace.Mark("listening");
 
     // Ends the process (0, or 3/4 when a plugin held up the stop), even if a plugin left foreground threads behind.
     return await ProcessShutdown.RunAsync(app, options.ShutdownTimeout);

@@ -106,17 +106,26 @@ internal sealed class LoadedPlugin
     public TimeSpan ConstructorTimeout { get; private init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Whether creating a handler also compiles its methods ahead (<see cref="Prepare"/>): for a version that replaces
+    /// one under traffic, so its first requests do not wait for the JIT. A first version (at startup, or a plugin new to
+    /// the folder) has no traffic to protect; compiling all its methods would only delay startup, and its first requests
+    /// compile just what they call.
+    /// </summary>
+    public bool WarmUp { get; private init; }
+
+    /// <summary>
     /// Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays
     /// free to be overwritten), with the dependencies <paramref name="admission"/> checked loaded from their checked bytes.
+    /// <paramref name="warmUp"/>: see <see cref="WarmUp"/>.
     /// </summary>
-    public static LoadedPlugin Load(PluginFile file, byte[] content, Admission admission, long generation, TimeSpan constructorTimeout)
+    public static LoadedPlugin Load(PluginFile file, byte[] content, Admission admission, long generation, TimeSpan constructorTimeout, bool warmUp = true)
     {
         var (context, assembly) = PluginContexts.Load(file.Path, content, admission.Dependencies);
         try
         {
             var types = FindHandlerTypes(assembly);
             var version = assembly.GetName().Version?.ToString();
-            return new LoadedPlugin(file, admission.Sha256[..16], generation, context, types, version) { ConstructorTimeout = constructorTimeout, Sha256 = admission.Sha256 };
+            return new LoadedPlugin(file, admission.Sha256[..16], generation, context, types, version) { ConstructorTimeout = constructorTimeout, Sha256 = admission.Sha256, WarmUp = warmUp };
         }
         catch
         {
@@ -235,11 +244,18 @@ internal sealed class LoadedPlugin
         }
 
         var created = new TaskCompletionSource<CustomLlm>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lowered = BackgroundPriority.IsCurrentThreadLowered;
         var thread = new Thread(() =>
         {
             try
             {
-                Prepare(type);
+                if (lowered)
+                {
+                    // Built for a reload: at the reload's priority, not the requests'.
+                    BackgroundPriority.LowerCurrentThread();
+                }
+
+                Prepare(type, compile: WarmUp);
                 created.TrySetResult((CustomLlm)Activator.CreateInstance(type)!);
             }
             catch (TypeInitializationException ex) when (ex.InnerException is not null)
@@ -269,12 +285,12 @@ internal sealed class LoadedPlugin
     }
 
     /// <summary>
-    /// Runs the handler's static constructor and compiles its own methods (and those of the state machines and
-    /// lambdas nested in it) now, on the constructor's thread, so that the first requests on this version do not
-    /// wait for the JIT. A throwing static constructor fails the version here, before it serves anything. Generic
-    /// methods, and any method the runtime cannot prepare ahead, compile on first call as usual.
+    /// Runs the handler's static constructor and, with <paramref name="compile"/>, compiles its own methods (and those
+    /// of the state machines and lambdas nested in it) now, on the constructor's thread, so that the first requests on
+    /// this version do not wait for the JIT. A throwing static constructor fails the version here, before it serves
+    /// anything. Generic methods, and any method the runtime cannot prepare ahead, compile on first call as usual.
     /// </summary>
-    private static void Prepare(Type type)
+    private static void Prepare(Type type, bool compile)
     {
         const BindingFlags Declared = BindingFlags.DeclaredOnly | BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
         for (var current = type; current is not null && current.Assembly == type.Assembly; current = current.BaseType)
@@ -285,6 +301,11 @@ internal sealed class LoadedPlugin
             }
 
             RuntimeHelpers.RunClassConstructor(current.TypeHandle);
+            if (!compile)
+            {
+                continue;
+            }
+
             foreach (var owner in current.GetNestedTypes(Declared).Where(t => !t.ContainsGenericParameters).Prepend(current))
             {
                 foreach (var method in owner.GetMethods(Declared).Where(m => m is { IsAbstract: false, ContainsGenericParameters: false }))

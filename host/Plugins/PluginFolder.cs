@@ -100,7 +100,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
 
                 // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
                 loaded = isolation is null
-                    ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout)
+                    ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout, warmUp: old is not null)
                     : LoadedPlugin.Isolate(file, admission, nextGeneration(), isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 loaded.AdmittedUnder = config.Trust.Fingerprint;

@@ -51,7 +51,9 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         using var span = HostSpans.StartReload(initial: true);
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
+        StartupTrace.Mark("configuration read");
         var plugins = _folder.Load([], config);
+        StartupTrace.Mark("plugin assemblies loaded");
         var snapshot = Build(config, plugins, configError: null, strict: true);
         foreach (var failure in plugins.Failures)
         {

@@ -205,7 +205,7 @@ public sealed class HotReloadTests
         TestProxy.InstallPlugin(proxy.PluginsDirectory, "Versioned", "Versioned.V2");
         await proxy.WaitForSnapshotAsync(s => Active(s, "Versioned").Generation != before);
 
-        Assert.That(await AskAsync(proxy, content: "constructed-nice"), Is.EqualTo("19"), "the nice value of the thread that ran v2's constructor");
+        Assert.That(await AskAsync(proxy, content: "constructed-priority"), Is.EqualTo("SCHED_IDLE"), "the scheduling class of the thread that ran v2's constructor");
         Assert.That(await AskAsync(proxy), Is.EqualTo("v2"));
     }
 

@@ -28,7 +28,7 @@ public sealed class VersionedLlm : CustomLlm
     public VersionedLlm()
 #endif
     {
-        ConstructedAtNice = ThreadNice();
+        ConstructedAt = ThreadPriority();
 #if THROWING
         throw new InvalidOperationException("this build's constructor always throws");
 #endif
@@ -37,18 +37,28 @@ public sealed class VersionedLlm : CustomLlm
 #endif
     }
 
-    /// <summary>The nice value (Linux CPU priority) of the thread that constructed this instance, or "?".</summary>
-    private string ConstructedAtNice { get; }
+    /// <summary>
+    /// The Linux CPU priority of the thread that constructed this instance: <c>SCHED_IDLE</c>, or its nice value as
+    /// <c>nice N</c> in the normal class; "?" elsewhere.
+    /// </summary>
+    private string ConstructedAt { get; }
 
-    /// <summary>Answers the build's name, or, asked <c>constructed-nice</c>, <see cref="ConstructedAtNice"/>.</summary>
+    /// <summary>Answers the build's name, or, asked <c>constructed-priority</c>, <see cref="ConstructedAt"/>.</summary>
     public override Task<ModelResponse> CompletionAsync(ChatCompletionRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(ModelResponse.FromText(request.Messages[^1].Content == "constructed-nice" ? ConstructedAtNice : Answer + Suffix));
+        Task.FromResult(ModelResponse.FromText(request.Messages[^1].Content == "constructed-priority" ? ConstructedAt : Answer + Suffix));
 
-    private static string ThreadNice()
+    private static string ThreadPriority()
     {
-        // /proc/thread-self/stat: "pid (comm) state ..."; the nice value is the 19th field, the 17th after the comm.
+        // /proc/thread-self/stat: "pid (comm) state ..."; the nice value is the 19th field (the 17th after the comm),
+        // the scheduling policy the 41st (the 39th after it; 5 is SCHED_IDLE).
         var stat = File.Exists("/proc/thread-self/stat") ? File.ReadAllText("/proc/thread-self/stat") : null;
-        return stat is null ? "?" : stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16];
+        if (stat is null)
+        {
+            return "?";
+        }
+
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields[38] == "5" ? "SCHED_IDLE" : $"nice {fields[16]}";
     }
 
     /// <summary>Streams <c>Answer-0</c>, <c>Answer-1</c>… as many as the last message says, <c>delay_ms</c> apart.</summary>
