@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b 13a 13b 13c 13d; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
