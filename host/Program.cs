@@ -9,6 +9,13 @@ try
         return 0;
     }
 
+    if (options.InlineIo)
+    {
+        // The runtime's half of --inline-io (Kestrel's is in Build): socket completions run on the socket event thread.
+        // Read once, when the first socket is used, so it is set here, before anything opens one; this process only.
+        Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    }
+
     var app = PluginHostApplication.Build(options);
     try
     {
