@@ -21,12 +21,18 @@ public sealed class InlineIoTests
         var root = ProxyProcess.NewRoot(Yaml.Config(new Model("m", "TestHandlers:Scripted")), "TestHandlers");
         var environment = new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT"] = "1" };
         await using var proxy = await ProxyProcess.StartAsync(root, environment, inlineIo ? ["--inline-io"] : []);
-        await AskAsync(proxy, "warm up");
+        // Two clients, one connection each, both opened and idle first: a new connection's first request starts on the
+        // thread pool (Kestrel hands a new connection to it), a request on an idle one on the socket thread that wakes it.
+        using var second = new HttpClient { BaseAddress = proxy.Http.BaseAddress, Timeout = proxy.Http.Timeout };
+        second.DefaultRequestHeaders.Authorization = proxy.Http.DefaultRequestHeaders.Authorization;
+        await AskAsync(proxy.Http, "warm up");
+        await AskAsync(second, "warm up");
+        await Task.Delay(200);
 
-        var blocking = AskAsync(proxy, $"block:{BlockMs}");
+        var blocking = AskAsync(proxy.Http, $"block:{BlockMs}");
         await Task.Delay(500);
         var other = Stopwatch.StartNew();
-        var answer = await AskAsync(proxy, "anything else");
+        var answer = await AskAsync(second, "anything else");
         other.Stop();
 
         Assert.That(await blocking, Does.Contain("unblocked"));
@@ -41,9 +47,9 @@ public sealed class InlineIoTests
         }
     }
 
-    private static async Task<string> AskAsync(ProxyProcess proxy, string text)
+    private static async Task<string> AskAsync(HttpClient client, string text)
     {
-        using var response = await proxy.Http.PostAsync("/v1/chat/completions", new StringContent($$"""{"model":"m","messages":[{"role":"user","content":"{{text}}"}]}"""));
+        using var response = await client.PostAsync("/v1/chat/completions", new StringContent($$"""{"model":"m","messages":[{"role":"user","content":"{{text}}"}]}"""));
         var body = await response.Content.ReadAsStringAsync();
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body);
         return body;
