@@ -12,7 +12,8 @@ try
     if (options.InlineIo)
     {
         // The runtime's half of --inline-io (Kestrel's is in Build): socket completions run on the socket event thread.
-        // Read once, when the first socket is used, so it is set here, before anything opens one; this process only.
+        // Read once, when the first socket is used, so it is set here, before anything opens one (processes this one
+        // starts inherit it).
         Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
     }
 
