@@ -35,6 +35,8 @@ internal static class PluginHostApplication
             kestrel.AddServerHeader = false;
             options.Host.Bind(kestrel, options.Port);
         });
+        // --inline-io: the request runs on the thread that read it, not on a thread-pool thread it is handed to.
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineIo);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<ProxyRuntime>();

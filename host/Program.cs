@@ -18,6 +18,15 @@ try
     }
 
     StartupTrace.Mark("command line");
+
+    if (options.InlineIo)
+    {
+        // The runtime's half of --inline-io (Kestrel's is in Build): socket completions run on the socket event thread.
+        // Read once, when the first socket is used, so it is set here, before anything opens one (worker processes
+        // do not inherit it: a handler that blocks there would stall its worker).
+        Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    }
+
     var app = PluginHostApplication.Build(options);
     try
     {

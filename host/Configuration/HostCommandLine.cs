@@ -94,6 +94,12 @@ internal static class HostCommandLine
         Arity = ArgumentArity.Zero,
     };
 
+    private static readonly Option<bool> InlineIo = new("--inline-io")
+    {
+        Description = "Run requests on the socket threads, with no hop through the thread pool: fewer context switches per request, but a handler that blocks (a synchronous Completion doing I/O) stalls other connections. Only for handlers that never block (README, Inline I/O).",
+        Arity = ArgumentArity.Zero,
+    };
+
     private static readonly Option<LogFormat> Format = Valued(
         new Option<LogFormat>("--log-format") { HelpName = "FORMAT" },
         "How the console log is written, the access log included",
@@ -139,7 +145,7 @@ internal static class HostCommandLine
         "Exit codes: 0 after a normal stop (Ctrl+C, SIGTERM) or --help; 1 when keygen, sign or hash fails; 2 when a flag, the configuration or the address to listen on is wrong (one line on standard error); " +
         "3 when a stop had to be forced (the shutdown outlasted --shutdown-timeout: a plugin's Dispose hung); 4 when the process had to be ended because even exiting hung (a plugin's process-exit handler).")
     {
-        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, Format, KeyGen, Sign, Hash,
+        Config, Plugins, Host, Port, NoWatch, Poll, PollInterval, DrainTimeout, UnloadTimeout, ShutdownTimeout, ConstructorTimeout, AccessLog, InlineIo, Format, KeyGen, Sign, Hash,
     });
 
     // Arguments are taken as they are: no @file expansion, so a path starting with @ means that path.
@@ -183,6 +189,7 @@ internal static class HostCommandLine
             ConstructorTimeout = TimeSpan.FromSeconds(result.GetValue(ConstructorTimeout)),
             LogFormat = result.GetValue(Format),
             AccessLog = result.GetValue(AccessLog),
+            InlineIo = result.GetValue(InlineIo),
         };
         CheckPathsExist(options);
         CheckWatchFlagsAgree(result);

@@ -66,6 +66,13 @@ internal sealed record PluginHostOptions
     /// <summary><c>--access-log</c>: write one line per request.</summary>
     public bool AccessLog { get; init; }
 
+    /// <summary>
+    /// <c>--inline-io</c>: run each connection's request on the thread that read it (Kestrel's
+    /// <c>UnsafePreferInlineScheduling</c>, and socket completions on the socket event thread), with no hop through
+    /// the thread pool. Fewer context switches per request; a handler that blocks stalls every connection that thread serves.
+    /// </summary>
+    public bool InlineIo { get; init; }
+
     /// <summary><c>--log-format</c>: how the console log is written, the access log included.</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Plain;
 

@@ -118,6 +118,8 @@ internal sealed class WorkerProcess : IDisposable
             start.ArgumentList.Add(dependency.Argument);
         }
 
+        // The proxy's --inline-io is for the proxy's own sockets: in a worker, a handler that blocks would stall them.
+        start.Environment.Remove("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
         if (settings.MemoryMb is { } megabytes)
         {
             start.Environment["DOTNET_GCHeapHardLimit"] = ((long)megabytes * 1024 * 1024).ToString("X", CultureInfo.InvariantCulture);

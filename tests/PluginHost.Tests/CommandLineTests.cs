@@ -92,6 +92,13 @@ public sealed class CommandLineTests
         Assert.That(Parse().LogFormat, Is.EqualTo(LogFormat.Plain));
     }
 
+    [Test]
+    public void Inline_io_is_off_unless_given()
+    {
+        Assert.That(Parse().InlineIo, Is.False);
+        Assert.That(Parse("--inline-io").InlineIo, Is.True);
+    }
+
     [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "1", true)]
     [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "true", true)]
     [TestCase("DOTNET_USE_POLLING_FILE_WATCHER", "TRUE", true)]

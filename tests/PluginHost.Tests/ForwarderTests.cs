@@ -15,6 +15,8 @@ public sealed class ForwarderTests
     private WebApplication _upstreamH2c = null!;
     private readonly List<(string? Text, string Protocol)> _protocols = [];
     private TestProxy _proxy = null!;
+    private string _address = null!;
+    private string _h2cAddress = null!;
     private readonly List<(string? Authorization, JsonElement Body)> _received = [];
 
     [OneTimeSetUp]
@@ -26,7 +28,7 @@ public sealed class ForwarderTests
         _upstream = builder.Build();
         _upstream.MapPost("/v1/chat/completions", UpstreamAsync);
         await _upstream.StartAsync();
-        var address = _upstream.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = _address = _upstream.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
         // The same upstream serving cleartext HTTP/2 only (prior knowledge), for a deployment with http2: true.
         var h2c = WebApplication.CreateSlimBuilder();
@@ -35,7 +37,7 @@ public sealed class ForwarderTests
         _upstreamH2c = h2c.Build();
         _upstreamH2c.MapPost("/v1/chat/completions", UpstreamAsync);
         await _upstreamH2c.StartAsync();
-        var h2cAddress = _upstreamH2c.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var h2cAddress = _h2cAddress = _upstreamH2c.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
         _proxy = await TestProxy.StartAsync(
             Yaml.Config(
@@ -222,5 +224,44 @@ public sealed class ForwarderTests
             Assert.That(metrics.Value("gen_ai_client_token_usage_sum", [.. counted, ("gen_ai_token_type", "input")]), Is.EqualTo(10), "the upstream's 5 prompt tokens, twice");
             Assert.That(metrics.Value("gen_ai_client_token_usage_sum", [.. counted, ("gen_ai_token_type", "output")]), Is.EqualTo(4), "and its 2 completion tokens");
         });
+    }
+
+    /// <summary>
+    /// <c>--inline-io</c> runs requests on the socket threads (the real process, so the runtime's socket setting is
+    /// the one the flag sets): many forwarded completions and streams at once, over HTTP/1.1 and HTTP/2, each
+    /// answered with its own text, whole.
+    /// </summary>
+    [Test]
+    public async Task With_inline_io_concurrent_forwarded_completions_and_streams_each_get_their_own_whole_answer()
+    {
+        var root = ProxyProcess.NewRoot(
+            Yaml.Config(
+                new Model("gpt", "OpenAiForwarder", ("api_base", _address + "/v1"), ("api_key", "sk-upstream")),
+                new Model("gpt-h2c", "OpenAiForwarder", ("api_base", _h2cAddress + "/v1"), ("api_key", "sk-upstream"), ("http2", "true"))),
+            "OpenAiForwarder");
+        await using var proxy = await ProxyProcess.StartAsync(root, null, "--inline-io");
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 96).Select(async i =>
+        {
+            var (model, stream) = (i % 2 == 0 ? "gpt" : "gpt-h2c", i % 3 == 0);
+            var body = JsonSerializer.Serialize(new { model, stream, messages = new[] { new { role = "user", content = $"inline {i}" } } });
+            using var response = await proxy.Http.PostAsync("/v1/chat/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
+            return (Expected: $"up:inline {i}", Got: stream ? StreamedText(text) : JsonDocument.Parse(text).RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        }));
+
+        Assert.That(answers.Select(a => a.Got), Is.EqualTo(answers.Select(a => a.Expected)));
+    }
+
+    /// <summary>The text of an SSE chat stream (its deltas' content, joined); throws unless it ends with [DONE].</summary>
+    private static string StreamedText(string sse)
+    {
+        var data = sse.Split('\n').Where(line => line.StartsWith("data: ", StringComparison.Ordinal)).Select(line => line[6..]).ToList();
+        Assert.That(data.LastOrDefault(), Is.EqualTo("[DONE]"), sse);
+        return string.Concat(data.SkipLast(1)
+            .Select(chunk => JsonDocument.Parse(chunk).RootElement.GetProperty("choices"))
+            .Where(choices => choices.GetArrayLength() > 0 && choices[0].GetProperty("delta").TryGetProperty("content", out _))
+            .Select(choices => choices[0].GetProperty("delta").GetProperty("content").GetString()));
     }
 }

@@ -15,7 +15,8 @@ namespace TestHandlers;
 /// the file named by <c>litellm_params.cancel_marker</c>; <c>hang-after-first</c> streams one chunk, then hangs
 /// the same way; <c>slow:N:MS</c> streams N chunks MS apart; <c>null</c> returns null instead of a response;
 /// <c>null-message</c> returns a response whose second choice has a null message;
-/// <c>tool-call</c> answers one <c>get_weather</c> tool call; <c>choices:N</c> answers N choices;
+/// <c>block:MS</c> blocks its thread for MS milliseconds (<see cref="Thread.Sleep(int)"/>, as a handler doing
+/// synchronous I/O would), then answers "unblocked"; <c>tool-call</c> answers one <c>get_weather</c> tool call; <c>choices:N</c> answers N choices;
 /// anything else answers a JSON description of the request (with no usage).
 /// </summary>
 public sealed class Scripted : CustomLlm
@@ -103,6 +104,12 @@ internal static class Commands
         if (command == "crash")
         {
             throw new InvalidOperationException("boom");
+        }
+
+        if (command.StartsWith("block:", StringComparison.Ordinal))
+        {
+            Thread.Sleep(int.Parse(command["block:".Length..], CultureInfo.InvariantCulture));
+            return ModelResponse.FromText("unblocked");
         }
 
         if (command == "hang")
