@@ -29,7 +29,7 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, Prox
                 LogServerError(logger, context.Request.Path, ex);
             }
 
-            context.Response.Clear();
+            ClearKeepingRouteHeaders(context.Response);
             if (RequestBodyDrain.ClosesConnection(error))
             {
                 context.Response.Headers.Connection = "close";
@@ -41,6 +41,28 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, Prox
         if (context.Response.StatusCode >= 400)
         {
             await RequestBodyDrain.AfterErrorAsync(context, runtime.Current.Config.MaxRequestBytes, logger);
+        }
+    }
+
+    /// <summary>
+    /// Clears what a failed request had started to set, but keeps the router's headers (<c>x-litellm-*</c>,
+    /// <c>x-ratelimit-*</c>): which deployment was tried and how often is as useful on an error as on an answer.
+    /// </summary>
+    private static void ClearKeepingRouteHeaders(HttpResponse response)
+    {
+        List<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>? kept = null;
+        foreach (var header in response.Headers)
+        {
+            if (header.Key.StartsWith("x-litellm-", StringComparison.OrdinalIgnoreCase) || header.Key.StartsWith("x-ratelimit-", StringComparison.OrdinalIgnoreCase))
+            {
+                (kept ??= []).Add(header);
+            }
+        }
+
+        response.Clear();
+        foreach (var (name, value) in kept ?? [])
+        {
+            response.Headers[name] = value;
         }
     }
 

@@ -126,6 +126,8 @@ internal static class RequestPipeline
                 var next = attempts.After(errorClass);
                 if (next == RouteNext.GiveUp)
                 {
+                    // The error says what was tried, as an answer does (the error middleware keeps these headers).
+                    AddRouteHeaders(context.Response, pick.Group!, route, attempts, router);
                     throw;
                 }
 

@@ -54,8 +54,17 @@ public sealed class RouterTests
 
         var answer = await Ask(proxy, "flaky", $"fail-first:2:503:{Key()}", stream);
 
-        Assert.That(answer.Status, Is.EqualTo(HttpStatusCode.ServiceUnavailable), answer.Body);
-        Assert.That(answer.Body, Does.Contain("a failed with 503 (2)"), "two attempts: the first and one retry");
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.Status, Is.EqualTo(HttpStatusCode.ServiceUnavailable), answer.Body);
+            Assert.That(answer.Body, Does.Contain("a failed with 503 (2)"), "two attempts: the first and one retry");
+
+            // The error carries the router's headers, as an answer does.
+            Assert.That(answer.Header("x-litellm-attempted-retries"), Is.EqualTo("1"));
+            Assert.That(answer.Header("x-litellm-max-retries"), Is.EqualTo("1"));
+            Assert.That(answer.Header("x-litellm-model-id"), Is.EqualTo("a"));
+            Assert.That(answer.Header("x-litellm-model-group"), Is.EqualTo("flaky"));
+        });
     }
 
     [TestCase(400)]
