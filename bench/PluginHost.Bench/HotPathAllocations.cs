@@ -58,22 +58,9 @@ internal static class HotPathAllocations
         long total = 0;
         foreach (var (name, step) in steps)
         {
-            for (var i = 0; i < 10_000; i++)
-            {
-                step();
-            }
-
-            var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
-            var started = Stopwatch.GetTimestamp();
-            for (var i = 0; i < Iterations; i++)
-            {
-                step();
-            }
-
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            var bytes = (GC.GetAllocatedBytesForCurrentThread() - bytesBefore) / (double)Iterations;
+            var (bytes, nanoseconds) = Measure(step);
             total += (long)bytes;
-            text.Append(CultureInfo.InvariantCulture, $"| {name} | {bytes:0} | {elapsed.TotalNanoseconds / Iterations:0} |\n");
+            text.Append(CultureInfo.InvariantCulture, $"| {name} | {bytes:0} | {nanoseconds:0} |\n");
         }
 
         text.Append(CultureInfo.InvariantCulture, $"| sum of the steps above | {total} | |\n");
@@ -115,23 +102,30 @@ internal static class HotPathAllocations
         var text = new StringBuilder($"**The forwarder's answer, upstream bytes to client bytes** — a {upstream.Length} B chat.completion, each way called {Iterations:N0} times on one thread after a warm-up\n\n| path | bytes per call | ns per call (indicative) |\n|---|---|---|\n");
         foreach (var (name, step) in steps)
         {
-            for (var i = 0; i < 10_000; i++)
-            {
-                step();
-            }
-
-            var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
-            var started = Stopwatch.GetTimestamp();
-            for (var i = 0; i < Iterations; i++)
-            {
-                step();
-            }
-
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            text.Append(CultureInfo.InvariantCulture, $"| {name} | {(GC.GetAllocatedBytesForCurrentThread() - bytesBefore) / (double)Iterations:0} | {elapsed.TotalNanoseconds / Iterations:0} |\n");
+            var (bytes, nanoseconds) = Measure(step);
+            text.Append(CultureInfo.InvariantCulture, $"| {name} | {bytes:0} | {nanoseconds:0} |\n");
         }
 
         return text.ToString();
+    }
+
+    /// <summary>Bytes allocated and nanoseconds per call of <paramref name="step"/>, on this thread, after a warm-up.</summary>
+    private static (double Bytes, double Nanoseconds) Measure(Action step)
+    {
+        for (var i = 0; i < 10_000; i++)
+        {
+            step();
+        }
+
+        var bytesBefore = GC.GetAllocatedBytesForCurrentThread();
+        var started = Stopwatch.GetTimestamp();
+        for (var i = 0; i < Iterations; i++)
+        {
+            step();
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        return ((GC.GetAllocatedBytesForCurrentThread() - bytesBefore) / (double)Iterations, elapsed.TotalNanoseconds / Iterations);
     }
 
     /// <summary>A copy of the part of plugins/OpenAiForwarder/OpenAiWire.ReadCompletion this answer exercises.</summary>
