@@ -11,6 +11,9 @@ namespace PluginHost.Tests.Unit;
 /// </summary>
 public sealed class SdkCompatibilityTests
 {
+    /// <summary>This test build's configuration folder (<c>debug</c> or <c>release</c>): the 1.1.0 SDK is built beside it.</summary>
+    private static readonly string BuildConfiguration = Path.GetFileName(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory));
+
     private AssemblyLoadContext? _later;
     private Assembly _laterSdk = null!;
 
@@ -18,7 +21,7 @@ public sealed class SdkCompatibilityTests
     public void LoadTheLaterSdk()
     {
         _later = new AssemblyLoadContext("sdk 1.1", isCollectible: true);
-        _laterSdk = _later.LoadFromAssemblyPath(Path.Combine(TestPaths.RepoRoot, "artifacts", "bin", "FutureSdk.V1_1", "debug", "PluginHost.Sdk.dll"));
+        _laterSdk = _later.LoadFromAssemblyPath(Path.Combine(TestPaths.RepoRoot, "artifacts", "bin", "FutureSdk.V1_1", BuildConfiguration, "PluginHost.Sdk.dll"));
     }
 
     [OneTimeTearDown]
