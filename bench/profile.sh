@@ -100,8 +100,8 @@ profile_main() {
     load_with_counters "proxy, Hi! handler" "$PROXY_PID" "$proxy" my-custom-model "$KEY"
     load_with_counters "proxy, forwarder (proxy process only)" "$PROXY_PID" "$proxy" upstream-gpt "$KEY"
     local on_port off_port on_pid off_pid
-    on_port="$(free_port)"
-    off_port="$(free_port)"
+    free_port on_port
+    free_port off_port
     # shellcheck disable=SC2046 # the commands are plain words
     start proxy-telemetry-on "$on_port" $(telemetry_on_command "$on_port")
     on_pid="${PIDS[-1]}"

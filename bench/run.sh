@@ -79,13 +79,20 @@ build() {
   fi
 }
 
-# A port nothing listens on (bash's /dev/tcp connect fails on a free one).
+# A port nothing listens on (bash's /dev/tcp connect fails on a free one), taken below the kernel's ephemeral range so
+# that no outgoing connection (or its TIME_WAIT) holds it when the server binds, and never handed out twice in a run.
+EPHEMERAL_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+GIVEN_PORTS=" "
+# free_port VAR: sets VAR (not through $(...), whose subshell would forget the ports given).
 free_port() {
-  local port
+  local port low=10000 span=$((EPHEMERAL_LOW - 10000))
+  ((span < 1000)) && { low=1024; span=$((EPHEMERAL_LOW - 1024)); }
   while :; do
-    port=$((20000 + RANDOM % 30000))
+    port=$((low + (RANDOM * 32768 + RANDOM) % span))
+    [[ "$GIVEN_PORTS" == *" $port "* ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
+      GIVEN_PORTS+="$port "
+      printf -v "$1" '%s' "$port"
       return
     fi
   done
@@ -211,10 +218,10 @@ mini_command() {
 }
 
 start_servers() {
-  DEAD_PORT="$(free_port)"
-  MOCK_PORT="$(free_port)"
-  MOCK_H2C_PORT="$(free_port)"
-  PROXY_PORT="$(free_port)"
+  free_port DEAD_PORT
+  free_port MOCK_PORT
+  free_port MOCK_H2C_PORT
+  free_port PROXY_PORT
   write_plugins_and_config
   # shellcheck disable=SC2046 # the commands are plain words (paths from mktemp and the repository)
   start mini "$MOCK_PORT" $(mini_command "$MOCK_PORT" "$MOCK_H2C_PORT")
@@ -264,7 +271,7 @@ run_full() {
     # block), the request on the socket thread with no thread-pool hop; stopped after the row.
     if row 2d; then
       local inline_port
-      inline_port="$(free_port)"
+      free_port inline_port
       start proxy-inline "$inline_port" $(proxy_command "$inline_port") --inline-io --no-watch
       bench throughput --number 2d --title 'forwarder with --inline-io vs calling the mock upstream directly, CPU per request and throughput' \
         --a-label proxy-inline-io --a-url "http://127.0.0.1:$inline_port/v1/chat/completions" --a-key "$KEY" --a-model upstream-gpt \
@@ -280,7 +287,7 @@ run_full() {
     # A fresh proxy: after the loads above its heap and pools are grown, and RSS would not move at all.
     local fresh_port
     if row 4; then
-      fresh_port="$(free_port)"
+      free_port fresh_port
       start proxy-fresh "$fresh_port" $(proxy_command "$fresh_port")
       bench slow-streams --number 4 --title '1,000 concurrent slow streams on the echo handler' \
         --a-label proxy --a-url "http://127.0.0.1:$fresh_port/v1/chat/completions" --a-key "$KEY" --a-model echo-slow \
@@ -302,8 +309,8 @@ run_full() {
       --rounds 10 --seconds 3 --rate 500 --target 0.3
     if row 9; then
       local redis_port redis_proxy_port
-      redis_port="$(free_port)"
-      redis_proxy_port="$(free_port)"
+      free_port redis_port
+      free_port redis_proxy_port
       start redis "$redis_port" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK"
       { cat "$WORK/bench.yaml"; printf 'router_settings:\n  redis_host: 127.0.0.1\n  redis_port: %s\n' "$redis_port"; } >"$WORK/bench-redis.yaml"
       start proxy-redis "$redis_proxy_port" "$PROXY_EXE" --config "$WORK/bench-redis.yaml" --plugins "$WORK/plugins" --host 127.0.0.1 --port "$redis_proxy_port"
@@ -323,8 +330,8 @@ run_full() {
       --rounds 6 --seconds 3 --rate 300 --target 5
     if row 11a || row 11b || row 11c || row 11d; then
       local on_port off_port
-      on_port="$(free_port)"
-      off_port="$(free_port)"
+      free_port on_port
+      free_port off_port
       start proxy-telemetry-on "$on_port" $(telemetry_on_command "$on_port")
       start proxy-telemetry-off "$off_port" $(telemetry_off_command "$off_port")
       row 11a && bench throughput --number 11a --title 'telemetry on (metrics, tracing without exporter) vs off, Hi! handler, throughput' \
@@ -351,7 +358,7 @@ run_full() {
     # workers inherit the proxy's CPU (taskset): what isolation costs is measured within the same CPU budget.
     if row 13a || row 13b || row 13c || row 13d; then
       local isolated_port
-      isolated_port="$(free_port)"
+      free_port isolated_port
       write_isolated_config
       start proxy-isolated "$isolated_port" "$PROXY_EXE" --config "$WORK/bench-isolated.yaml" --plugins "$WORK/plugins" --host 127.0.0.1 --port "$isolated_port"
       row 13a && bench throughput --number 13a --title 'Hi! handler out of process (isolation: process) vs in process, throughput' \
@@ -365,8 +372,8 @@ run_full() {
       stop_last
     fi
     local proxy_port mini_port
-    proxy_port="$(free_port)"
-    mini_port="$(free_port)"
+    free_port proxy_port
+    free_port mini_port
     row 7 && bench startup --number 7 --title 'process start to first successful response' --rounds 5 \
       --a-label proxy --a-url "http://127.0.0.1:$proxy_port/v1/chat/completions" --a-key "$KEY" --a-model my-custom-model \
       --a-cmd "taskset -c $SERVER_CPU $(proxy_command "$proxy_port")" \
