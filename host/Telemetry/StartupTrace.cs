@@ -24,6 +24,8 @@ internal static class StartupTrace
         var total = (now - started).TotalMilliseconds;
         var previous = Interlocked.Exchange(ref _last, now.Ticks);
         var sincePrevious = previous == 0 ? total : TimeSpan.FromTicks(now.Ticks - previous).TotalMilliseconds;
-        Console.Error.WriteLine($"startup {total,7:0.0} ms (+{sincePrevious,6:0.0}) {step}");
+        var jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
+        var jitTime = System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds;
+        Console.Error.WriteLine($"startup {total,7:0.0} ms (+{sincePrevious,6:0.0}) {step}; JIT so far: {jitted} methods, {jitTime:0.0} ms");
     }
 }
