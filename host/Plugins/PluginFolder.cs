@@ -19,6 +19,9 @@ namespace PluginHost.Plugins;
 /// <param name="metrics">Where load durations are counted.</param>
 internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout, Func<long> nextGeneration, PluginRetirement retirement, ILogger logger, PluginHostMetrics metrics)
 {
+    // The file versions refused at the last load ("name sha256"), so each refusal is counted once, not on every reload.
+    private HashSet<string> _refused = [];
+
     /// <summary>
     /// The plugins in the folder now, reusing <paramref name="current"/> versions whose file did not change. A new
     /// version gets the handlers <paramref name="config"/> maps to it before it is accepted.
@@ -32,6 +35,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
         var kept = new HashSet<string>(StringComparer.Ordinal);
         var available = new List<PluginListing>();
         var transient = false;
+        var refusedNow = new HashSet<string>(StringComparer.Ordinal);
         foreach (var problem in problems)
         {
             Log.PluginIgnored(logger, problem);
@@ -62,7 +66,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             {
                 // A replacement that is not allowed, under the same trust settings that admitted the version serving:
                 // that version keeps serving (as after any failed replacement) until the new file is allowed.
-                Log.PluginRefused(logger, file.Name, file.Path, admission.Sha256, admission.Reason!);
+                Refused(file, admission);
                 Fail(file, old, $"refused (SHA-256 {admission.Sha256}): {admission.Reason}. The version before it keeps serving.");
                 continue;
             }
@@ -124,7 +128,19 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             }
         }
 
+        _refused = refusedNow;
         return new PluginSet(directory, plugins, failures, kept, transient) { Available = available };
+
+        void Refused(PluginFile file, Admission admission)
+        {
+            Log.PluginRefused(logger, file.Name, file.Path, admission.Sha256, admission.Reason!);
+            var version = $"{file.Name} {admission.Sha256}";
+            refusedNow.Add(version);
+            if (!_refused.Contains(version))
+            {
+                metrics.PluginRefused(file.Name);
+            }
+        }
 
         // Listed, never loaded: neither the old version (if any) nor this one serves. (An old version refused along with
         // its replacement was admitted under other trust settings: they no longer allow it.)
@@ -144,7 +160,7 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
             available.Add(new PluginListing(file.Name, file.Path, refused ? PluginListing.Refused : PluginListing.Unmapped, admission.Sha256, admission.Reason, handlers));
             if (refused)
             {
-                Log.PluginRefused(logger, file.Name, file.Path, admission.Sha256, admission.Reason!);
+                Refused(file, admission);
                 failures.Add(new PluginFailure(file.Name, file.Path, $"refused (SHA-256 {admission.Sha256}): {admission.Reason}", DateTimeOffset.UtcNow));
             }
         }

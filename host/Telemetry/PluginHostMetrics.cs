@@ -37,6 +37,7 @@ internal sealed class PluginHostMetrics
     private readonly Histogram<double> _loadDuration;
     private readonly Counter<long> _unloads;
     private readonly Counter<long> _workerCrashes;
+    private readonly Counter<long> _refusals;
 
     public PluginHostMetrics(Meter meter)
     {
@@ -57,6 +58,7 @@ internal sealed class PluginHostMetrics
             "pluginhost.plugin.load.duration", "s", "Time to load a plugin version and create its handlers.", advice: new() { HistogramBucketBoundaries = LoadBuckets });
         _unloads = meter.CreateCounter<long>("pluginhost.plugin.unloads", "{context}", "Retired plugin versions whose load context was collected, or is still alive at the deadline (leaked).");
         _workerCrashes = meter.CreateCounter<long>("pluginhost.worker.crashes", "{crash}", "Worker processes of isolated plugins (isolation: process) that died, or could not start again, by whether that opened the circuit.");
+        _refusals = meter.CreateCounter<long>("pluginhost.plugin.refusals", "{assembly}", "Mapped plugin assemblies refused by the trust settings (allowed_plugin_sha256, trusted_plugin_keys): each file version once, when first refused.");
     }
 
     /// <summary>Whether anything listens to the request metrics.</summary>
@@ -149,7 +151,9 @@ internal sealed class PluginHostMetrics
             { TelemetryNames.Outcome, ok ? TelemetryNames.Ok : TelemetryNames.Failed },
         });
 
-    /// <summary>A retired plugin version's load context was collected, or is still alive at its deadline.</summary>
+    /// <summary>A version of <paramref name="plugin"/> that the trust settings do not allow was refused (first time seen).</summary>
+    public void PluginRefused(string plugin) => _refusals.Add(1, new TagList { { TelemetryNames.Plugin, plugin } });
+
     /// <summary>A worker process of <paramref name="plugin"/> died (or failed to start again); <paramref name="circuitOpened"/> when that opened its circuit.</summary>
     public void WorkerCrashed(string plugin, bool circuitOpened) =>
         _workerCrashes.Add(1, new TagList
@@ -158,6 +162,7 @@ internal sealed class PluginHostMetrics
             { TelemetryNames.Outcome, circuitOpened ? "circuit_open" : "restarting" },
         });
 
+    /// <summary>A retired plugin version's load context was collected, or is still alive at its deadline.</summary>
     public void PluginUnloaded(string plugin, bool collected) =>
         _unloads.Add(1, new TagList
         {

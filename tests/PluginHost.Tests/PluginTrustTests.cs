@@ -176,6 +176,11 @@ public sealed class PluginTrustTests
             Assert.That(AnyCodeRan, Is.False, "the refused replacement never ran");
         });
 
+        // The refusal is counted once for that file version, however many reloads meet it again.
+        Assert.That(await RefusalsAsync(proxy), Is.EqualTo(1));
+        await proxy.ReloadAsync();
+        Assert.That(await RefusalsAsync(proxy), Is.EqualTo(1));
+
         // Settings that no longer allow the serving version (its hash removed) stop it too.
         await File.WriteAllTextAsync(proxy.ConfigPath, Config("Marked:MarkedLlm", Hashes(Convert.ToHexStringLower(SHA256.HashData("another"u8)))));
         await proxy.ReloadAsync();
@@ -184,6 +189,9 @@ public sealed class PluginTrustTests
         Assert.That((await PluginAsync(proxy, "Marked")).GetProperty("state").GetString(), Is.EqualTo("refused"));
         Assert.That(AnyCodeRan, Is.False);
     }
+
+    private static async Task<double> RefusalsAsync(TestProxy proxy) =>
+        PrometheusText.Parse(await proxy.Http.GetStringAsync("/metrics")).Value("pluginhost_plugin_refusals_total", ("pluginhost_plugin", "Marked"));
 
     [Test]
     public async Task A_plugin_signed_with_a_trusted_key_loads_and_a_signature_written_while_running_is_picked_up()
