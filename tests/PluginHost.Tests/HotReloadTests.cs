@@ -90,7 +90,9 @@ public sealed class HotReloadTests
     {
         await using var proxy = await TestProxy.StartAsync(VersionedConfig, [("Versioned", "Versioned.V1")], watch: true);
         var pieces = new List<string>();
-        var stream = proxy.Chat("versioned-slow").CompleteChatStreamingAsync([new UserChatMessage("6")]);
+        // 20 pieces 150 ms apart: the stream outlasts a swap even on a busy machine (6 did not, once in CI).
+        const int Pieces = 20;
+        var stream = proxy.Chat("versioned-slow").CompleteChatStreamingAsync([new UserChatMessage($"{Pieces}")]);
         await using var updates = stream.GetAsyncEnumerator();
 
         // Read until the first text arrives, so the stream is running on v1 before the swap.
@@ -109,7 +111,7 @@ public sealed class HotReloadTests
             pieces.AddRange(updates.Current.ContentUpdate.Select(c => c.Text).Where(t => t.Length > 0));
         }
 
-        Assert.That(string.Concat(pieces), Is.EqualTo("v1-0 v1-1 v1-2 v1-3 v1-4 v1-5 "));
+        Assert.That(string.Concat(pieces), Is.EqualTo(string.Concat(Enumerable.Range(0, Pieces).Select(i => $"v1-{i} "))));
         await WaitUntilAsync(() => old.State == PluginState.Unloaded, "the drained v1 unloads");
     }
 
@@ -321,8 +323,8 @@ public sealed class HotReloadTests
 
         Assert.That(await StateOf(proxy, "Versioned"), Is.EqualTo("active"));
 
-        // Draining: a stream is open on v1 when v2 arrives.
-        var stream = proxy.Chat("versioned-slow").CompleteChatStreamingAsync([new UserChatMessage("5")]);
+        // Draining: a stream is open on v1 when v2 arrives (15 pieces 100 ms apart: it outlasts a reload on a busy machine).
+        var stream = proxy.Chat("versioned-slow").CompleteChatStreamingAsync([new UserChatMessage("15")]);
         await using var updates = stream.GetAsyncEnumerator();
         Assert.That(await updates.MoveNextAsync(), Is.True);
         File.Copy(BuildOf("Versioned.V2"), VersionedDll(proxy), overwrite: true);
