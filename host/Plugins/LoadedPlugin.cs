@@ -214,7 +214,7 @@ internal sealed class LoadedPlugin
             if (!_instances.TryGetValue(handler, out var instance))
             {
                 instance = Worker is { } worker
-                    ? new RemoteLlm(worker, handler, worker.CreateHandler(handler))
+                    ? new RemoteLlm(worker, worker.CreateHandler(handler))
                     : CreateHandler(HandlerTypes.FirstOrDefault(t => (t.FullName ?? t.Name) == handler) ?? throw new InvalidOperationException($"{Name} has no handler type '{handler}' (available: {DescribeHandlers()})"));
                 _instances.Add(handler, instance);
             }

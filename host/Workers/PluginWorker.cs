@@ -45,7 +45,7 @@ internal sealed class PluginWorker
     private readonly PluginHostMetrics _metrics;
 
     // The handler types created so far, by full name, with what each serves: a restarted worker creates them again.
-    private readonly Dictionary<string, HandlerCapabilities> _handlers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WorkerHandler> _handlers = new(StringComparer.Ordinal);
     private WorkerProcess _process;
     private TaskCompletionSource<WorkerProcess> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _crashesInARow;
@@ -120,19 +120,19 @@ internal sealed class PluginWorker
     }
 
     /// <summary>Has the worker create the handler type <paramref name="type"/> (full name); a constructor that throws throws here.</summary>
-    public HandlerCapabilities CreateHandler(string type)
+    public WorkerHandler CreateHandler(string type)
     {
         var process = AcquireAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        var capabilities = CreateAsync(process, type).GetAwaiter().GetResult();
+        var created = CreateAsync(process, type).GetAwaiter().GetResult();
         lock (_gate)
         {
-            _handlers[type] = capabilities;
+            _handlers[type] = created;
         }
 
-        return capabilities;
+        return created;
     }
 
-    private async Task<HandlerCapabilities> CreateAsync(WorkerProcess process, string type)
+    private async Task<WorkerHandler> CreateAsync(WorkerProcess process, string type)
     {
         using var timeout = new CancellationTokenSource(_constructorTimeout + TimeSpan.FromSeconds(5));
         HttpResponseMessage response;
@@ -154,13 +154,19 @@ internal sealed class PluginWorker
             throw new InvalidOperationException(error?.Message ?? $"the worker answered HTTP {(int)response.StatusCode}");
         }
 
-        var created = await response.Content.ReadFromJsonAsync(WorkerJson.Default.WorkerHandler, timeout.Token);
-        return created!.Capabilities;
+        return (await response.Content.ReadFromJsonAsync(WorkerJson.Default.WorkerHandler, timeout.Token))!;
     }
 
     /// <summary>Calls <paramref name="method"/> of handler <paramref name="type"/> in the worker with <paramref name="request"/>.</summary>
-    public async Task<TResponse> CallAsync<TRequest, TResponse>(string type, string method, TRequest request, JsonTypeInfo<TRequest> requestInfo, JsonTypeInfo<TResponse> responseInfo, CancellationToken cancellationToken)
-        where TResponse : class
+    public Task<TResponse> CallAsync<TRequest, TResponse>(string type, string method, TRequest request, JsonTypeInfo<TRequest> requestInfo, JsonTypeInfo<TResponse> responseInfo, CancellationToken cancellationToken)
+        where TResponse : class =>
+        CallAsync(type, method, request, requestInfo, async (content, token) => (await content.ReadFromJsonAsync(responseInfo, token))!, cancellationToken);
+
+    /// <summary>Calls <paramref name="method"/> of handler <paramref name="type"/> in the worker; the answer's bytes as they came.</summary>
+    public Task<byte[]> CallForBytesAsync<TRequest>(string type, string method, TRequest request, JsonTypeInfo<TRequest> requestInfo, CancellationToken cancellationToken) =>
+        CallAsync(type, method, request, requestInfo, (content, token) => content.ReadAsByteArrayAsync(token), cancellationToken);
+
+    private async Task<TResponse> CallAsync<TRequest, TResponse>(string type, string method, TRequest request, JsonTypeInfo<TRequest> requestInfo, Func<HttpContent, CancellationToken, Task<TResponse>> read, CancellationToken cancellationToken)
     {
         var process = await AcquireAsync(cancellationToken);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -174,9 +180,9 @@ internal sealed class PluginWorker
                 throw await ErrorOfAsync(response, limit.Token);
             }
 
-            var answer = await response.Content.ReadFromJsonAsync(responseInfo, limit.Token);
+            var answer = await read(response.Content, limit.Token);
             Succeeded();
-            return answer!;
+            return answer;
         }
         catch (Exception ex) when (ex is not CustomLlmException and not WorkerCallException)
         {
@@ -390,7 +396,7 @@ internal sealed class PluginWorker
     private async Task RestartAfterAsync(TimeSpan delay)
     {
         await Task.Delay(delay);
-        Dictionary<string, HandlerCapabilities> handlers;
+        Dictionary<string, WorkerHandler> handlers;
         lock (_gate)
         {
             if (State == WorkerState.Stopped)

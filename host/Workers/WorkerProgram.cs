@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using PluginHost.OpenAi;
 using PluginHost.Plugins;
 using PluginHost.Sdk;
 
@@ -195,7 +196,7 @@ internal static class WorkerProgram
         try
         {
             var handler = plugin.GetHandler(type);
-            await WriteAsync(context, new WorkerHandler(type, handler.Capabilities), WorkerJson.Default.WorkerHandler);
+            await WriteAsync(context, new WorkerHandler(type, handler.Capabilities, OverridesPassThrough(handler)), WorkerJson.Default.WorkerHandler);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -217,6 +218,9 @@ internal static class WorkerProgram
             {
                 case "chat":
                     await AnswerAsync(context, await handler.CompletionAsync(await ReadAsync(body, WorkerJson.Default.ChatCompletionRequest, token), token), WorkerJson.Default.ModelResponse);
+                    break;
+                case "chat_json":
+                    await AnswerJsonAsync(context, handler, await ReadAsync(body, WorkerJson.Default.ChatCompletionRequest, token), token);
                     break;
                 case "text":
                     await AnswerAsync(context, await handler.TextCompletionAsync(await ReadAsync(body, WorkerJson.Default.TextCompletionRequest, token), token), WorkerJson.Default.TextCompletionResponse);
@@ -257,6 +261,43 @@ internal static class WorkerProgram
     {
         // Serialized whole before anything is sent, so a response that cannot be written is still a clean error.
         var bytes = response is null ? "null"u8.ToArray() : JsonSerializer.SerializeToUtf8Bytes(response, info);
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+    }
+
+    /// <summary>Whether <paramref name="handler"/> has a pass-through of its own (<see cref="CustomLlm.CompletionJsonAsync"/>).</summary>
+    private static bool OverridesPassThrough(CustomLlm handler) =>
+        handler.GetType().GetMethod(nameof(CustomLlm.CompletionJsonAsync), [typeof(ChatCompletionRequest), typeof(CancellationToken)])?.DeclaringType != typeof(CustomLlm);
+
+    /// <summary>
+    /// A pass-through handler's chat completion as <c>chat.completion</c> bytes, as the proxy's own endpoint would make
+    /// them: the handler's raw answer as it gave it, or, when it declines (null), its <see cref="ModelResponse"/>
+    /// written here. One call either way; the proxy checks and copies the bytes as it does an in-process handler's.
+    /// A null <see cref="ModelResponse"/> is answered <c>null</c>, for the proxy to report as it does in process.
+    /// </summary>
+    private static async Task AnswerJsonAsync(HttpContext context, CustomLlm handler, ChatCompletionRequest request, CancellationToken token)
+    {
+        byte[] bytes;
+        if (await handler.CompletionJsonAsync(request, token) is { } raw)
+        {
+            bytes = raw.Json.ToArray();
+        }
+        else if (await handler.CompletionAsync(request, token) is { } record)
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            using (var writer = new Utf8JsonWriter(buffer, WireJsonContext.WriterOptions))
+            {
+                ChatResponseWriter.WriteCompletion(writer, record, ResponseIdentity.Create("chatcmpl-", request.RequestedModel));
+            }
+
+            bytes = buffer.WrittenSpan.ToArray();
+        }
+        else
+        {
+            bytes = "null"u8.ToArray();
+        }
+
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, context.RequestAborted);

@@ -31,8 +31,12 @@ internal sealed partial class WorkerJson : JsonSerializerContext;
 /// <summary>The worker's answer to <c>GET /ready</c>: it listens, and which handler types its assembly defines.</summary>
 internal sealed record WorkerHello(int Pid, string? Version, IReadOnlyList<string> Handlers);
 
-/// <summary>The worker's answer to <c>POST /handlers/{type}</c>: the handler exists, and what it can serve.</summary>
-internal sealed record WorkerHandler(string Type, HandlerCapabilities Capabilities);
+/// <summary>
+/// The worker's answer to <c>POST /handlers/{type}</c>: the handler exists, and what it can serve;
+/// <paramref name="PassThrough"/> when it overrides <see cref="CustomLlm.CompletionJsonAsync"/> (its chat completions
+/// then cross as <c>chat.completion</c> bytes, through the <c>chat_json</c> call).
+/// </summary>
+internal sealed record WorkerHandler(string Type, HandlerCapabilities Capabilities, bool PassThrough = false);
 
 /// <summary>One line of a streamed answer (NDJSON): a chunk, the error that ends the stream, or its clean end.</summary>
 internal sealed record StreamFrame(GenericStreamingChunk? Chunk, WorkerError? Error, bool End = false);

@@ -286,14 +286,24 @@ public sealed partial class IsolatedHandlerTests
         ("/v1/images/generations", """{"model":"everything","prompt":"a cat","n":2,"size":"256x256","response_format":"b64_json"}"""),
         ("/v1/rerank", """{"model":"everything","query":"q","documents":["a",{"text":"b","title":"t"}],"top_n":1}"""),
         ("/v1/chat/completions", """{"model":"nobody","messages":[{"role":"user","content":"hi"}]}"""),
+        // A pass-through handler: its raw answer (the upstream's id and service_tier kept), the ordinary path when it
+        // declines, a null there, an error from the pass-through, and the other endpoints on its CompletionAsync.
+        ("/v1/chat/completions", """{"model":"passthrough","messages":[{"role":"user","content":"as is"}]}"""),
+        ("/v1/chat/completions", """{"model":"passthrough","messages":[{"role":"user","content":"decline"}]}"""),
+        ("/v1/chat/completions", """{"model":"passthrough","messages":[{"role":"user","content":"null"}]}"""),
+        ("/v1/chat/completions", """{"model":"passthrough","messages":[{"role":"user","content":"fail:429"}]}"""),
+        ("/v1/responses", """{"model":"passthrough","input":"via responses"}"""),
     ];
 
     [Test]
     public async Task A_handler_out_of_process_answers_byte_for_byte_as_in_process()
     {
-        var yaml = Yaml.Config(new Model("scripted", "TestHandlers:Scripted", ("flag", "true"), ("ratio", "0.5"), ("names", "[a, b]")), new Model("everything", "SurfaceHandlers:Everything"));
+        var yaml = Yaml.Config(
+            new Model("scripted", "TestHandlers:Scripted", ("flag", "true"), ("ratio", "0.5"), ("names", "[a, b]")),
+            new Model("everything", "SurfaceHandlers:Everything"),
+            new Model("passthrough", "SurfaceHandlers:PassThrough"));
         await using var inProcess = await TestProxy.StartAsync(yaml + OneAttempt, "TestHandlers", "SurfaceHandlers");
-        await using var isolated = await TestProxy.StartAsync(Isolate(yaml, (0, ""), (1, "")), "TestHandlers", "SurfaceHandlers");
+        await using var isolated = await TestProxy.StartAsync(Isolate(yaml, (0, ""), (1, ""), (2, "")), "TestHandlers", "SurfaceHandlers");
         Assert.That(isolated.Runtime.Current.Plugins.All(p => p.Worker is not null), Is.True);
 
         foreach (var (path, body) in Requests)
