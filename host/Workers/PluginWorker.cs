@@ -214,6 +214,8 @@ internal sealed class PluginWorker
         {
             while (true)
             {
+                // worker_request_timeout bounds the wait for each frame: a stream may run as long as it keeps sending.
+                limit.CancelAfter(Settings.RequestTimeout);
                 StreamFrame? frame;
                 try
                 {

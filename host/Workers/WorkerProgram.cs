@@ -328,6 +328,9 @@ internal static class WorkerProgram
             await foreach (var chunk in chunks.WithCancellation(token))
             {
                 await FrameAsync(new StreamFrame(chunk, null));
+
+                // A stream's limit is the gap between its chunks (as the proxy's side counts it), not its whole length.
+                call.Restart();
             }
 
             await FrameAsync(new StreamFrame(null, null, End: true));
@@ -388,6 +391,15 @@ internal static class WorkerProgram
 
         public readonly struct Registration(CallWatch watch, long id) : IDisposable
         {
+            /// <summary>Counts the call's time from now again (a stream that just sent a chunk).</summary>
+            public void Restart()
+            {
+                if (watch._calls.TryGetValue(id, out var call))
+                {
+                    watch._calls[id] = call with { Started = Stopwatch.GetTimestamp() };
+                }
+            }
+
             public void Dispose() => watch._calls.TryRemove(id, out _);
         }
     }

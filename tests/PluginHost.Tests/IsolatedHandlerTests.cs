@@ -171,6 +171,34 @@ public sealed partial class IsolatedHandlerTests
     }
 
     [Test]
+    public async Task A_stream_may_outlast_worker_request_timeout_while_it_keeps_sending_and_a_silent_one_is_cut_at_it()
+    {
+        await using var proxy = await TestProxy.StartAsync(Isolate(Yaml.Config(new Model("scripted", "TestHandlers:Scripted")), (0, "worker_request_timeout: 1")), "TestHandlers");
+        var pid = WorkerOf(proxy, "TestHandlers").Pid;
+
+        // Five chunks 400 ms apart: 1.6 s in all, each gap well within the 1 s limit.
+        using (var slow = await ChatAsync(proxy, "scripted", "slow:5:400", stream: true))
+        {
+            using var events = new SseReader(await slow.Content.ReadAsStreamAsync());
+            var text = string.Concat((await events.ReadAllAsync()).Select(e => Regex.Match(e, "\"content\":\"([^\"]*)\"").Groups[1].Value));
+            Assert.That(text, Is.EqualTo("[0][1][2][3][4]"));
+        }
+
+        // A stream that goes silent after its first chunk is cut a second later, its handler cancelled: the worker stays.
+        using (var silent = await ChatAsync(proxy, "scripted", "hang-after-first", stream: true))
+        {
+            using var events = new SseReader(await silent.Content.ReadAsStreamAsync());
+            var all = await events.ReadAllAsync();
+            Assert.That(all[0], Does.Contain("\"content\":\"first\""));
+            Assert.That(all[^1], Does.Contain("worker_request_timeout (1 s)"));
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.That(await ContentOfAsync(await ChatAsync(proxy, "scripted", "hello")), Is.Not.Empty);
+        Assert.That(WorkerOf(proxy, "TestHandlers").Pid, Is.EqualTo(pid), "a handler that stopped when cancelled keeps its worker");
+    }
+
+    [Test]
     public async Task A_stream_cut_by_its_worker_dying_ends_with_an_error_event_naming_the_handler()
     {
         await using var proxy = await StartGalleryAsync();
