@@ -14,6 +14,9 @@ internal static partial class Log
     [LoggerMessage(301, LogLevel.Warning, "Redis at {Endpoint} is unreachable ({Error}): cooldowns and rpm/tpm limits are this instance's own until it returns")]
     public static partial void RedisLost(ILogger logger, string endpoint, string error);
 
+    [LoggerMessage(303, LogLevel.Warning, "router_settings now name {Named} for the router state; it stays {InUse} until the proxy restarts (the rest of the configuration is applied)")]
+    public static partial void RedisNeedsRestart(ILogger logger, string named, string inUse);
+
     [LoggerMessage(302, LogLevel.Information, "Redis at {Endpoint} is reachable again: router state is shared again")]
     public static partial void RedisBack(ILogger logger, string endpoint);
 }

@@ -23,6 +23,11 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     private ProxySnapshot? _current;
     private long _generation;
 
+    // The Redis the router state uses (chosen from the first configuration), and the last other one a reload named.
+    private string _redisInUse = NoRedis;
+    private string _redisWarnedFor = NoRedis;
+    private const string NoRedis = "no Redis";
+
     public ProxyRuntime(PluginHostOptions options, ILogger<ProxyRuntime> logger, PluginHostMetrics? metrics = null)
     {
         _options = options;
@@ -51,6 +56,7 @@ internal sealed class ProxyRuntime : IAsyncDisposable
     {
         using var span = HostSpans.StartReload(initial: true);
         var config = ConfigReader.ReadFile(_options.ResolvedConfigPath);
+        _redisInUse = _redisWarnedFor = RedisOf(config);
         StartupTrace.Mark("configuration read");
         var plugins = _folder.Load([], config);
         StartupTrace.Mark("plugin assemblies loaded");
@@ -130,6 +136,15 @@ internal sealed class ProxyRuntime : IAsyncDisposable
             {
                 Log.ConfigRejected(_logger, configError);
             }
+            else if (RedisOf(config) is var named && named != _redisWarnedFor)
+            {
+                // Said once per change: the rest of the configuration applies, the router state stays where it is.
+                _redisWarnedFor = named;
+                if (named != _redisInUse)
+                {
+                    Log.RedisNeedsRestart(_logger, named, _redisInUse == NoRedis ? "in this process" : $"in {_redisInUse}");
+                }
+            }
 
             foreach (var failure in plugins.Failures)
             {
@@ -195,6 +210,8 @@ internal sealed class ProxyRuntime : IAsyncDisposable
 
     /// <summary>Numbers plugin versions and snapshots, in one sequence.</summary>
     private long NextGeneration() => Interlocked.Increment(ref _generation);
+
+    private static string RedisOf(ProxyConfig config) => config.Router.Redis is { } redis ? $"Redis at {redis.Display}" : NoRedis;
 
     /// <summary>Publishes <paramref name="snapshot"/>, retires the plugin versions it no longer uses, then tells who waits on the previous one.</summary>
     private void Swap(ProxySnapshot snapshot, ProxySnapshot? previous)

@@ -324,4 +324,39 @@ public sealed class RedisUnreachableTests
             Assert.That(proxy.Logs.Lines.Count(l => l.Contains("is unreachable", StringComparison.Ordinal)), Is.EqualTo(1), string.Join("\n", proxy.Logs.Lines));
         });
     }
+
+    [Test]
+    public async Task A_reload_that_names_another_redis_applies_the_rest_and_says_once_that_the_state_stays_until_a_restart()
+    {
+        var port = RespServer.FreePort();
+        var deployments = RedisSharedStateTests.Deployment("limited", "l", extra: "      rpm: 2\n");
+        await using var proxy = await TestProxy.StartAsync(RedisSharedStateTests.Config(deployments, "  num_retries: 0\n"), "RouterHandlers");
+        const string Warning = "for the router state; it stays in this process until the proxy restarts";
+
+        // Redis named, and the rpm raised: the rpm applies, the state stays in process, and the log says so once.
+        var withRedis = RedisSharedStateTests.Config(deployments.Replace("rpm: 2", "rpm: 5"), $"  num_retries: 0\n  redis_host: 127.0.0.1\n  redis_port: {port}\n");
+        await File.WriteAllTextAsync(proxy.ConfigPath, withRedis);
+        await proxy.ReloadAsync();
+        await File.WriteAllTextAsync(proxy.ConfigPath, withRedis + "# the same Redis again\n");
+        await proxy.ReloadAsync();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            statuses.Add((await RedisSharedStateTests.Ask(proxy, "limited", "ok", stream: false)).Status);
+        }
+
+        var state = (await proxy.Http.GetFromJsonAsync<JsonElement>("/router")).GetProperty("state").GetString();
+        Assert.Multiple(() =>
+        {
+            Assert.That(statuses, Is.EqualTo(Enumerable.Repeat(HttpStatusCode.OK, 5).Append(HttpStatusCode.TooManyRequests)), "the new rpm applies");
+            Assert.That(state, Does.Not.Contain("redis"), "the state stays in process");
+            Assert.That(proxy.Logs.Lines.Where(l => l.Contains(Warning, StringComparison.Ordinal)).ToList(), Has.Count.EqualTo(1).And.Some.Contains($"Redis at 127.0.0.1:{port}"), string.Join("\n", proxy.Logs.Lines));
+        });
+
+        // Back to the configuration the state was chosen from: nothing more to say.
+        await File.WriteAllTextAsync(proxy.ConfigPath, RedisSharedStateTests.Config(deployments, "  num_retries: 0\n"));
+        await proxy.ReloadAsync();
+        Assert.That(proxy.Logs.Lines.Count(l => l.Contains("until the proxy restarts", StringComparison.Ordinal)), Is.EqualTo(1));
+    }
 }
