@@ -113,6 +113,12 @@ internal sealed class LoadedPlugin
     /// </summary>
     public bool WarmUp { get; private init; }
 
+    /// <summary>Where the assembly was loaded from when not from <see cref="File"/>: its <see cref="TrustedCopy"/>.</summary>
+    public string? LoadPath { get; private init; }
+
+    /// <summary>The <see cref="TrustedCopy"/> this version runs from (trust enforced), deleted once it is unloaded.</summary>
+    public string? CopyDirectory { get; private init; }
+
     /// <summary>
     /// Loads <paramref name="file"/> from <paramref name="content"/>, its bytes as read and validated (so the file stays
     /// free to be overwritten), with the dependencies <paramref name="admission"/> checked loaded from their checked bytes.
@@ -120,12 +126,15 @@ internal sealed class LoadedPlugin
     /// </summary>
     public static LoadedPlugin Load(PluginFile file, byte[] content, Admission admission, long generation, TimeSpan constructorTimeout, bool warmUp = true)
     {
-        var (context, assembly) = PluginContexts.Load(file.Path, content, admission.Dependencies);
+        var (context, assembly) = PluginContexts.Load(admission.LoadPath ?? file.Path, content, admission.Dependencies);
         try
         {
             var types = FindHandlerTypes(assembly);
             var version = assembly.GetName().Version?.ToString();
-            return new LoadedPlugin(file, admission.Sha256[..16], generation, context, types, version) { ConstructorTimeout = constructorTimeout, Sha256 = admission.Sha256, WarmUp = warmUp };
+            return new LoadedPlugin(file, admission.Sha256[..16], generation, context, types, version)
+            {
+                ConstructorTimeout = constructorTimeout, Sha256 = admission.Sha256, WarmUp = warmUp, LoadPath = admission.LoadPath, CopyDirectory = admission.CopyDirectory,
+            };
         }
         catch
         {
@@ -143,8 +152,8 @@ internal sealed class LoadedPlugin
     public static LoadedPlugin Isolate(PluginFile file, Admission admission, long generation, WorkerSettings settings, TimeSpan constructorTimeout, ILogger logger, Telemetry.PluginHostMetrics metrics)
     {
         var dependencies = admission.Dependencies.Select(d => new WorkerDependency(d.Path, PluginSignature.Sha256(d.Content))).ToList();
-        var worker = PluginWorker.Start(file, admission.Sha256, dependencies, settings, constructorTimeout, logger, metrics);
-        return new(file, admission.Sha256[..16], generation, worker) { Sha256 = admission.Sha256 };
+        var worker = PluginWorker.Start(admission.LoadPath is { } copy ? file with { Path = copy } : file, admission.Sha256, dependencies, settings, constructorTimeout, logger, metrics);
+        return new(file, admission.Sha256[..16], generation, worker) { Sha256 = admission.Sha256, CopyDirectory = admission.CopyDirectory };
     }
 
     private static Type[] FindHandlerTypes(Assembly assembly)
@@ -410,6 +419,12 @@ internal sealed class LoadedPlugin
         if (Worker is { } worker)
         {
             await worker.StopAsync();
+        }
+
+        if (CopyDirectory is { } copy)
+        {
+            PluginContexts.Forget(LoadPath);
+            TrustedCopy.Delete(copy);
         }
 
         State = PluginState.Unloading;

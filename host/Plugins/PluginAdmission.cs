@@ -27,7 +27,23 @@ internal enum AdmissionVerdict
 /// With trust enforced, the managed dependencies beside a folder plugin, as read and checked: the loader loads these
 /// bytes (not the files again), so what runs is what was checked.
 /// </param>
-internal sealed record Admission(AdmissionVerdict Verdict, string Sha256, string? Reason, IReadOnlyList<CheckedAssembly> Dependencies);
+internal sealed record Admission(AdmissionVerdict Verdict, string Sha256, string? Reason, IReadOnlyList<CheckedAssembly> Dependencies)
+{
+    /// <summary>
+    /// Whether the trust settings were enforced: the plugin then runs from a <see cref="TrustedCopy"/> of what was
+    /// checked (<see cref="Checked"/>), never from its folder.
+    /// </summary>
+    public bool Enforced { get; init; }
+
+    /// <summary>With trust enforced, every code file of a folder plugin other than the plugin itself (managed or native, in sub-folders too), as read and checked.</summary>
+    public IReadOnlyList<CheckedAssembly> Checked { get; init; } = [];
+
+    /// <summary>Where the plugin is loaded from when not from its own path: its assembly in its <see cref="TrustedCopy"/>.</summary>
+    public string? LoadPath { get; init; }
+
+    /// <summary>The <see cref="TrustedCopy"/> directory the plugin runs from, deleted when the version is unloaded.</summary>
+    public string? CopyDirectory { get; init; }
+}
 
 /// <summary>A dependency assembly's bytes as checked, and where they were read.</summary>
 internal sealed record CheckedAssembly(string Path, byte[] Content);
@@ -45,9 +61,12 @@ internal sealed record CheckedAssembly(string Path, byte[] Content);
 /// <item>Without <c>allowed_plugin_sha256</c> and <c>trusted_plugin_keys</c>, a mapped one loads (write access to the
 /// plugins folder is then code execution in the proxy).</item>
 /// <item>With either, a mapped one loads only when its SHA-256 is listed, or <c>Name.dll.sig</c> beside it verifies with
-/// a trusted key. For a folder plugin (<c>plugins/Name/Name.dll</c>) every other <c>.dll</c> in that folder and its
-/// sub-folders must pass the same test (a hash listed, or its own <c>.sig</c>); otherwise the plugin is refused,
-/// naming the file.</item>
+/// a trusted key. For a folder plugin (<c>plugins/Name/Name.dll</c>) every other code file in that folder and its
+/// sub-folders (<see cref="TrustedCopy.IsCode"/>: managed assemblies and native libraries) must pass the same test (a
+/// hash listed, or its own <c>.sig</c>); otherwise the plugin is refused, naming the file.</item>
+/// <item>What is admitted that way runs from a <see cref="TrustedCopy"/> written from the checked bytes, so a file
+/// changed in the plugins folder after the check is never what a later load (a lazy dependency, a native library)
+/// reads.</item>
 /// </list>
 /// </remarks>
 internal static class PluginAdmission
@@ -76,11 +95,12 @@ internal static class PluginAdmission
 
         if (file.Folder is null)
         {
-            return new Admission(AdmissionVerdict.Load, sha256, null, []);
+            return new Admission(AdmissionVerdict.Load, sha256, null, []) { Enforced = true };
         }
 
         var dependencies = new List<CheckedAssembly>();
-        foreach (var path in Directory.EnumerateFiles(file.Folder, "*.dll", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        var checkedFiles = new List<CheckedAssembly>();
+        foreach (var path in Directory.EnumerateFiles(file.Folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             if (string.Equals(Path.GetFullPath(path), file.Path, StringComparison.Ordinal))
             {
@@ -90,6 +110,11 @@ internal static class PluginAdmission
             byte[] bytes;
             try
             {
+                if (!TrustedCopy.IsCode(path))
+                {
+                    continue;
+                }
+
                 bytes = File.ReadAllBytes(path);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -103,13 +128,15 @@ internal static class PluginAdmission
                 return new Admission(AdmissionVerdict.Refused, sha256, $"its dependency {path} (SHA-256 {dependencySha256}) is not allowed to run: {dependencyWhy}. {HowToAllow(path, dependencySha256)}", []);
             }
 
-            if (Path.GetDirectoryName(Path.GetFullPath(path)) == file.Folder && IsPreloadable(bytes))
+            var checkedFile = new CheckedAssembly(Path.GetFullPath(path), bytes);
+            checkedFiles.Add(checkedFile);
+            if (Path.GetDirectoryName(checkedFile.Path) == file.Folder && IsPreloadable(bytes))
             {
-                dependencies.Add(new CheckedAssembly(path, bytes));
+                dependencies.Add(checkedFile);
             }
         }
 
-        return new Admission(AdmissionVerdict.Load, sha256, null, dependencies);
+        return new Admission(AdmissionVerdict.Load, sha256, null, dependencies) { Enforced = true, Checked = checkedFiles };
     }
 
     /// <summary>Null when <paramref name="content"/> is allowed by <paramref name="trust"/>; otherwise why not.</summary>

@@ -45,6 +45,15 @@ internal static class PluginContexts
         }
     }
 
+    /// <summary>Drops what was configured for <paramref name="path"/> (a <see cref="TrustedCopy"/> that is going away).</summary>
+    public static void Forget(string? path)
+    {
+        foreach (var key in Builders.Keys.Where(k => k.Path == path))
+        {
+            Builders.TryRemove(key, out _);
+        }
+    }
+
     private static AssemblyLoadContextBuilder CreateBuilder(string path, string runtimeConfig)
     {
         var builder = new AssemblyLoadContextBuilder()

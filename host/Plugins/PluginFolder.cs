@@ -102,10 +102,17 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                     continue;
                 }
 
-                // An isolated plugin is never loaded here: its worker loads the same bytes, checked by their SHA-256.
+                // With trust enforced, the version runs from a copy of what was checked (TrustedCopy). An isolated plugin
+                // is never loaded here: its worker loads the same bytes, checked by their SHA-256.
+                var generation = nextGeneration();
+                if (admission.Enforced)
+                {
+                    admission = TrustedCopy.Write(file, content, admission, generation);
+                }
+
                 loaded = isolation is null
-                    ? LoadedPlugin.Load(file, content, admission, nextGeneration(), constructorTimeout, warmUp: old is not null)
-                    : LoadedPlugin.Isolate(file, admission, nextGeneration(), isolation, constructorTimeout, logger, metrics);
+                    ? LoadedPlugin.Load(file, content, admission, generation, constructorTimeout, warmUp: old is not null)
+                    : LoadedPlugin.Isolate(file, admission, generation, isolation, constructorTimeout, logger, metrics);
                 CreateHandlers(loaded, config, mustResolve: old is not null);
                 loaded.AdmittedUnder = config.Trust.Fingerprint;
                 var elapsed = Stopwatch.GetElapsedTime(started);
@@ -124,6 +131,10 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
                 if (loaded is not null)
                 {
                     retirement.Retire(loaded);
+                }
+                else if (admission.CopyDirectory is { } copy)
+                {
+                    TrustedCopy.Delete(copy);
                 }
             }
         }

@@ -310,6 +310,103 @@ public sealed class PluginTrustTests
         Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("13.0.0.0"), "the checked 13.0 bytes run, not the 12.0 file put there after the check");
     }
 
+    [Test]
+    public async Task A_runtime_specific_dependency_loaded_late_runs_from_the_checked_copy_and_the_copy_goes_with_its_version()
+    {
+        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "LazyJson");
+        var folder = Path.Combine(proxy.PluginsDirectory, "LazyJson");
+
+        // Newtonsoft.Json as a runtimes/unix asset: resolved through the .deps.json, never preloaded, first needed on a request.
+        var json = Path.Combine(folder, "runtimes", "unix", "lib", "net6.0", "Newtonsoft.Json.dll");
+        Directory.CreateDirectory(Path.GetDirectoryName(json)!);
+        File.Move(Path.Combine(folder, "Newtonsoft.Json.dll"), json);
+        var deps = Path.Combine(folder, "LazyJson.deps.json");
+        await File.WriteAllTextAsync(deps, (await File.ReadAllTextAsync(deps)).Replace(
+            "\"runtime\": {\n          \"lib/net6.0/Newtonsoft.Json.dll\": {",
+            "\"runtimeTargets\": {\n          \"runtimes/unix/lib/net6.0/Newtonsoft.Json.dll\": {\n            \"rid\": \"unix\",\n            \"assetType\": \"runtime\","));
+        Assert.That(await File.ReadAllTextAsync(deps), Does.Contain("runtimes/unix/lib/net6.0/Newtonsoft.Json.dll"), "the test's edit of the .deps.json");
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("LazyJson", Hashes(Sha256Of(Path.Combine(folder, "LazyJson.dll")), Sha256Of(json))));
+        await proxy.ReloadAsync();
+        var loaded = proxy.Runtime.Current.Plugins.Single(p => p.Name == "LazyJson");
+        Assert.That(loaded.CopyDirectory, Is.Not.Null.And.Not.StartWith(proxy.PluginsDirectory));
+        Assert.That(File.Exists(Path.Combine(loaded.CopyDirectory!, "runtimes", "unix", "lib", "net6.0", "Newtonsoft.Json.dll")), "the checked dependency is in the copy");
+
+        // By its first request the file in the plugins folder holds another build of it (not allowed): the checked one runs.
+        await File.WriteAllBytesAsync(json, File.ReadAllBytes(Path.Combine(TestPaths.TestPlugin("DependsOnJson12"), "Newtonsoft.Json.dll")));
+        Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("13.0.0.0"), "the checked 13.0 bytes run, not the 12.0 file put there after the check");
+
+        // The copy goes when its version is unloaded.
+        Directory.Delete(folder, recursive: true);
+        await proxy.ReloadAsync();
+        await WaitUntilAsync(() => loaded.State is PluginState.Unloaded or PluginState.Leaked);
+        Assert.That(Directory.Exists(loaded.CopyDirectory), Is.False);
+    }
+
+    [Test]
+    public async Task Native_libraries_in_a_folder_plugin_must_be_allowed_too_by_name_or_by_their_first_bytes()
+    {
+        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "DependsOnJson13");
+        var folder = Path.Combine(proxy.PluginsDirectory, "DependsOnJson13");
+        var allowed = Hashes(Sha256Of(Path.Combine(folder, "DependsOnJson13.dll")), Sha256Of(Path.Combine(folder, "Newtonsoft.Json.dll")));
+        var native = Path.Combine(folder, "runtimes", "linux-x64", "native", "libhelper.so");
+        Directory.CreateDirectory(Path.GetDirectoryName(native)!);
+        await File.WriteAllBytesAsync(native, [0x7F, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1]);
+        var unnamed = Path.Combine(folder, "helper");
+        await File.WriteAllBytesAsync(unnamed, [0x7F, (byte)'E', (byte)'L', (byte)'F', 2, 1, 1, 0]);
+        await File.WriteAllTextAsync(Path.Combine(folder, "notes.txt"), "not code: copied, never checked");
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("DependsOnJson13", allowed));
+        await proxy.ReloadAsync();
+        var plugin = await PluginAsync(proxy, "DependsOnJson13");
+        Assert.Multiple(() =>
+        {
+            Assert.That(plugin.GetProperty("state").GetString(), Is.EqualTo("refused"));
+            Assert.That(plugin.GetProperty("last_error").GetString(), Does.Contain(unnamed).And.Contain(Sha256Of(unnamed)));
+        });
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("DependsOnJson13", allowed + $"    - {Sha256Of(unnamed)}\n"));
+        await proxy.ReloadAsync();
+        Assert.That((await PluginAsync(proxy, "DependsOnJson13")).GetProperty("last_error").GetString(), Does.Contain("libhelper.so").And.Contain(Sha256Of(native)));
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("DependsOnJson13", allowed + $"    - {Sha256Of(unnamed)}\n    - {Sha256Of(native)}\n"));
+        await proxy.ReloadAsync();
+        Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("13.0.0.0"));
+        var copy = proxy.Runtime.Current.Plugins.Single(p => p.Name == "DependsOnJson13").CopyDirectory!;
+        Assert.That(File.ReadAllBytes(Path.Combine(copy, "runtimes", "linux-x64", "native", "libhelper.so")), Is.EqualTo(File.ReadAllBytes(native)));
+        Assert.That(File.ReadAllText(Path.Combine(copy, "notes.txt")), Does.StartWith("not code"));
+    }
+
+    [Test]
+    public async Task A_single_file_plugin_under_trust_never_picks_up_an_assembly_dropped_beside_it()
+    {
+        await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers");
+        var built = TestPaths.TestPlugin("LazyJson");
+        foreach (var name in new[] { "LazyJson.dll", "LazyJson.deps.json", "LazyJson.runtimeconfig.json" })
+        {
+            File.Copy(Path.Combine(built, name), Path.Combine(proxy.PluginsDirectory, name));
+        }
+
+        // Somebody drops a Newtonsoft.Json beside it: unmapped, never allowed. Before trusted copies it was what the plugin loaded.
+        File.Copy(Path.Combine(TestPaths.TestPlugin("DependsOnJson12"), "Newtonsoft.Json.dll"), Path.Combine(proxy.PluginsDirectory, "Newtonsoft.Json.dll"));
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("LazyJson", Hashes(Sha256Of(Path.Combine(proxy.PluginsDirectory, "LazyJson.dll")))));
+        await proxy.ReloadAsync();
+
+        // The plugin's copy holds only its own files: its dependency resolves as it would with nothing beside it.
+        Assert.That(await ChatAsync(proxy), Does.Not.Contain("12.0.0.0"), "the dropped assembly never runs");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!condition())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out");
+            GC.Collect();
+            await Task.Delay(50);
+        }
+    }
+
     [TestCase("  allowed_plugin_sha256:\n    - abc123\n", "general_settings.allowed_plugin_sha256[0] 'abc123' is not a SHA-256 hash")]
     [TestCase("  trusted_plugin_keys:\n    - missing.pub.pem\n", "general_settings.trusted_plugin_keys[0] 'missing.pub.pem': cannot read the public key file")]
     [TestCase("  trusted_plugin_keys:\n    - \"-----BEGIN PUBLIC KEY-----\\nnot a key\\n-----END PUBLIC KEY-----\"\n", "general_settings.trusted_plugin_keys[0] 'inline PEM': not a PEM ECDSA public key")]
