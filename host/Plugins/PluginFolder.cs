@@ -79,7 +79,8 @@ internal sealed class PluginFolder(string directory, TimeSpan constructorTimeout
 
             var hash = admission.Sha256[..16];
             var isolation = IsolationOf(file.Name, config);
-            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path && old.Isolation == isolation)
+            // Unchanged: it keeps serving, unless trust is now enforced and it does not yet run from a checked copy.
+            if (old is not null && old.ContentHash == hash && old.File.Path == file.Path && old.Isolation == isolation && (old.CopyDirectory is not null || !admission.Enforced))
             {
                 old.AdmittedUnder = config.Trust.Fingerprint;
                 plugins.Add(old);

@@ -344,6 +344,27 @@ public sealed class PluginTrustTests
     }
 
     [Test]
+    public async Task Enforcing_trust_on_a_running_plugin_moves_it_to_a_checked_copy_without_a_failed_request()
+    {
+        await using var proxy = await TestProxy.StartAsync(Config("LazyJson"), "LazyJson");
+        var folder = Path.Combine(proxy.PluginsDirectory, "LazyJson");
+        var before = proxy.Runtime.Current.Plugins.Single(p => p.Name == "LazyJson");
+        Assert.That(before.CopyDirectory, Is.Null, "without trust settings a plugin runs from its folder");
+        Assert.That(await ChatAsync(proxy), Does.StartWith("200"));
+
+        await File.WriteAllTextAsync(proxy.ConfigPath, Config("LazyJson", Hashes(Sha256Of(Path.Combine(folder, "LazyJson.dll")), Sha256Of(Path.Combine(folder, "Newtonsoft.Json.dll")))));
+        await proxy.ReloadAsync();
+
+        var after = proxy.Runtime.Current.Plugins.Single(p => p.Name == "LazyJson");
+        await Assert.MultipleAsync(async () =>
+        {
+            Assert.That(after.Generation, Is.GreaterThan(before.Generation), "the same file, loaded again from a checked copy");
+            Assert.That(after.CopyDirectory, Is.Not.Null);
+            Assert.That(await ChatAsync(proxy), Does.StartWith("200").And.Contain("13.0.0.0"));
+        });
+    }
+
+    [Test]
     public async Task Native_libraries_in_a_folder_plugin_must_be_allowed_too_by_name_or_by_their_first_bytes()
     {
         await using var proxy = await TestProxy.StartAsync(Config("TestHandlers:Scripted"), "TestHandlers", "DependsOnJson13");
