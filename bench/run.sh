@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 2d 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b 13a 13b 13c 13d; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 2d 2e 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b 13a 13b 13c 13d; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -269,12 +269,18 @@ run_full() {
       --cpu-pids "$PROXY_PID,$MINI_PID" --cpu-target 50 --warmup 30
     # 2d: row 2a through a second proxy started with --inline-io (README, Inline I/O: opt-in, for handlers that never
     # block), the request on the socket thread with no thread-pool hop; stopped after the row.
-    if row 2d; then
+    # 2e: both together, the cheapest forwarding this proxy offers: --inline-io and HTTP/2 to the upstream (what an
+    # https upstream negotiates by itself; over cleartext it needs http2: true).
+    if row 2d || row 2e; then
       local inline_port
       free_port inline_port
       start proxy-inline "$inline_port" $(proxy_command "$inline_port") --inline-io --no-watch
-      bench throughput --number 2d --title 'forwarder with --inline-io vs calling the mock upstream directly, CPU per request and throughput' \
+      row 2d && bench throughput --number 2d --title 'forwarder with --inline-io vs calling the mock upstream directly, CPU per request and throughput' \
         --a-label proxy-inline-io --a-url "http://127.0.0.1:$inline_port/v1/chat/completions" --a-key "$KEY" --a-model upstream-gpt \
+        $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --target 0.5 \
+        --cpu-pids "${PIDS[-1]},$MINI_PID" --cpu-target 50 --warmup 30
+      row 2e && bench throughput --number 2e --title 'forwarder with --inline-io and HTTP/2 to the upstream vs direct, CPU per request and throughput' \
+        --a-label proxy-inline-io-h2 --a-url "http://127.0.0.1:$inline_port/v1/chat/completions" --a-key "$KEY" --a-model upstream-gpt-h2c \
         $(mini_side direct) --rounds "${BENCH_FORWARDER_ROUNDS:-10}" --seconds 3 --target 0.5 \
         --cpu-pids "${PIDS[-1]},$MINI_PID" --cpu-target 50 --warmup 30
       stop_last
