@@ -11,7 +11,8 @@ namespace PluginHost.Plugins;
 /// reading: <c>runtimeOptions.additionalProbingPaths</c> with <c>|arch|</c> and <c>|tfm|</c> filled in (a path
 /// needing a target framework neither file names is skipped), then, when the file names a target framework and the
 /// process is <c>dotnet</c>, the runtime's package store for it. A file that is missing, not JSON or of the wrong
-/// shape adds nothing (its dev file is then not read); a bad dev file only adds nothing of its own.
+/// shape adds nothing (its dev file is then not read); a bad dev file only adds nothing of its own; a null, empty
+/// or relative probing path ends the list there.
 /// </summary>
 internal static class RuntimeConfigProbing
 {
@@ -42,7 +43,7 @@ internal static class RuntimeConfigProbing
         }
         catch (Exception)
         {
-            // As McMaster's: anything that goes wrong (a null entry in additionalProbingPaths) keeps the paths added before it.
+            // As McMaster's: anything that goes wrong (a null, empty or relative probing path) keeps the paths added before it.
         }
 
         return paths;
@@ -63,7 +64,8 @@ internal static class RuntimeConfigProbing
                 path = path.Replace("|tfm|", tfm, StringComparison.Ordinal);
             }
 
-            paths.Add(path);
+            // McMaster's builder refuses an empty or relative path, which ends the reading there.
+            paths.Add(string.IsNullOrEmpty(path) || !Path.IsPathRooted(path) ? throw new ArgumentException($"not a full path: {path}") : path);
         }
     }
 
