@@ -9,9 +9,10 @@ namespace PluginHost.Plugins;
 /// <summary>
 /// Creates the collectible load context of each plugin version with McMaster's <see cref="AssemblyLoadContextBuilder"/>,
 /// configured as its <c>PluginLoader</c> would be (unloadable, assemblies read into memory, native libraries
-/// shadow-copied, only the SDK shared with the host, the runtime-config probing paths as <see cref="RuntimeConfigProbing"/> reads them), but configured once per
-/// plugin file instead of once per version. A reload then only builds the context: far fewer allocations while
-/// requests are being served, and on a one-CPU host a reload's allocations are what delays them (BENCHMARKS.md, row 5).
+/// shadow-copied, only the SDK shared with the host, the runtime-config probing paths, read by
+/// <see cref="RuntimeConfigProbing"/>), but configured once per plugin file instead of once per version. A reload
+/// then only builds the context: far fewer allocations while requests are being served, and on a one-CPU host a
+/// reload's allocations are what delays them (BENCHMARKS.md, row 5).
 /// </summary>
 internal static class PluginContexts
 {
