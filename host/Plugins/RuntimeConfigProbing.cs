@@ -77,6 +77,12 @@ internal static class RuntimeConfigProbing
     private static bool TryRead(string path, out RuntimeOptions? options)
     {
         options = null;
+        if (!File.Exists(path))
+        {
+            // The usual case (plugins have no runtimeconfig.json, builds no dev file): no exception thrown and caught.
+            return false;
+        }
+
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllBytes(path));
