@@ -9,13 +9,18 @@ namespace PluginHost.Plugins;
 /// <summary>
 /// Creates the collectible load context of each plugin version with McMaster's <see cref="AssemblyLoadContextBuilder"/>,
 /// configured as its <c>PluginLoader</c> would be (unloadable, assemblies read into memory, native libraries
-/// shadow-copied, only the SDK shared with the host, the runtime-config probing paths), but configured once per
-/// plugin file instead of once per version. A reload then only builds the context: far fewer allocations while
-/// requests are being served, and on a one-CPU host a reload's allocations are what delays them (BENCHMARKS.md, row 5).
+/// shadow-copied, only the SDK shared with the host, the runtime-config probing paths, read by
+/// <see cref="RuntimeConfigProbing"/>), but configured once per plugin file instead of once per version. A reload
+/// then only builds the context: far fewer allocations while requests are being served, and on a one-CPU host a
+/// reload's allocations are what delays them (BENCHMARKS.md, row 5).
 /// </summary>
 internal static class PluginContexts
 {
     private static readonly ConcurrentDictionary<(string Path, DateTime RuntimeConfigWritten), AssemblyLoadContextBuilder> Builders = new();
+
+    /// <summary>The probing paths of the proxy's own runtime configuration: the same for every plugin, so read once.</summary>
+    private static readonly Lazy<IReadOnlyList<string>> HostProbingPaths = new(() =>
+        [.. Directory.GetFiles(AppContext.BaseDirectory, "*.runtimeconfig.json").SelectMany(RuntimeConfigProbing.PathsFrom)]);
 
     /// <summary>
     /// A new context for the plugin at <paramref name="path"/>, with the plugin's own assembly loaded into it from
@@ -66,10 +71,9 @@ internal static class PluginContexts
             // Not PreferDefaultLoadContext: that would hand a plugin the host's version of a dependency instead of
             // its own. Only the SDK is shared, so that CustomLlm is one type for the host and every plugin.
             .PreferDefaultLoadContextAssembly(typeof(CustomLlm).Assembly.GetName());
-        builder.TryAddAdditionalProbingPathFromRuntimeConfig(runtimeConfig, includeDevConfig: true, out _);
-        foreach (var hostConfig in Directory.GetFiles(AppContext.BaseDirectory, "*.runtimeconfig.json"))
+        foreach (var probingPath in RuntimeConfigProbing.PathsFrom(runtimeConfig).Concat(HostProbingPaths.Value))
         {
-            builder.TryAddAdditionalProbingPathFromRuntimeConfig(hostConfig, includeDevConfig: true, out _);
+            builder.AddProbingPath(probingPath);
         }
 
         return builder;
