@@ -4,7 +4,7 @@
 #   bash bench/run.sh            every scenario; writes bench/results/latest.md and refreshes BENCHMARKS.md
 #   bash bench/run.sh --smoke    a few seconds of load through the forwarder and a few streams, no timing
 #                                targets (exits non-zero only if a request fails); writes bench/results/smoke/
-#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 2d 2e 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b 13a 13b 13c 13d; several: --only "2a 5");
+#   bash bench/run.sh --only 2a  one row of the full run (1 2a 2b 2c 2d 2e 3 4 5 6 7 7b 8a 8b 9 10 11a 11b 11c 11d 12a 12b 13a 13b 13c 13d 13e; several: --only "2a 5");
 #                                writes bench/results/only.md and leaves BENCHMARKS.md alone
 #
 # Builds Release, installs wrk if missing, starts the proxy and a minimal OpenAI-compatible app (the baseline
@@ -198,9 +198,9 @@ general_settings:
 EOF
 }
 
-# The isolation rows' proxy: the same configuration with the Hi! and echo handlers in worker processes.
+# The isolation rows' proxy: the same configuration with the Hi!, echo and forwarder handlers in worker processes.
 write_isolated_config() {
-  sed -E 's/^(      custom_handler: (HiHandler|EchoHandler))$/\1\n      isolation: process/' "$WORK/bench.yaml" >"$WORK/bench-isolated.yaml"
+  sed -E 's/^(      custom_handler: (HiHandler|EchoHandler|OpenAiForwarder))$/\1\n      isolation: process/' "$WORK/bench.yaml" >"$WORK/bench-isolated.yaml"
 }
 
 isolated_sides() {
@@ -359,10 +359,10 @@ run_full() {
       --a-label messages --a-url "http://127.0.0.1:$PROXY_PORT/v1/messages" --a-key "$KEY" --a-model my-custom-model --a-api messages \
       --b-label chat --b-url "http://127.0.0.1:$PROXY_PORT/v1/chat/completions" --b-key "$KEY" --b-model my-custom-model \
       --rounds 6 --seconds 3 --target 0.8
-    # Rows 13a-13d (bash bench/run.sh --only "13a 13b 13c 13d"): the Hi! and echo handlers out of process
-    # (isolation: process, a worker process each) in a second proxy, against the same handlers in process. The
-    # workers inherit the proxy's CPU (taskset): what isolation costs is measured within the same CPU budget.
-    if row 13a || row 13b || row 13c || row 13d; then
+    # Rows 13a-13e (bash bench/run.sh --only "13a 13b 13c 13d 13e"): the Hi!, echo and forwarder handlers out of
+    # process (isolation: process, a worker process each) in a second proxy, against the same handlers in process.
+    # The workers inherit the proxy's CPU (taskset): what isolation costs is measured within the same CPU budget.
+    if row 13a || row 13b || row 13c || row 13d || row 13e; then
       local isolated_port
       free_port isolated_port
       write_isolated_config
@@ -375,6 +375,9 @@ run_full() {
         $(isolated_sides "$isolated_port" echo-slow) --rounds 6 --streams 300 --concurrency 1 --target 0.5
       row 13d && bench workers --number 13d --title 'a worker process: start time and RSS' \
         --plugins-url "http://127.0.0.1:$isolated_port/plugins" --key "$KEY" --pid "${PIDS[-1]}"
+      # 13e: the forwarder's pass-through out of process (the worker sends the upstream's bytes over its socket).
+      row 13e && bench throughput --number 13e --title 'forwarder out of process vs in process, throughput' \
+        $(isolated_sides "$isolated_port" upstream-gpt) --rounds 6 --seconds 3 --target 0.3
       stop_last
     fi
     local proxy_port mini_port
