@@ -182,7 +182,7 @@ internal static class PluginAdmission
 
     /// <summary>
     /// A managed assembly other than the SDK (the SDK always comes from the host, so that <c>CustomLlm</c> is one type):
-    /// native libraries are checked but loaded by the loader when needed.
+    /// native libraries are checked too, and the loader finds them in the version's <see cref="TrustedCopy"/> when needed.
     /// </summary>
     private static bool IsPreloadable(byte[] bytes)
     {
