@@ -12,7 +12,6 @@ namespace PluginHost.Workers;
 /// <param name="handler">The real handler as the worker created it: its type, what it serves, whether it passes answers through.</param>
 internal sealed class RemoteLlm(PluginWorker worker, WorkerHandler handler) : CustomLlm
 {
-    private static readonly Task<RawChatCompletion?> NoRawCompletion = Task.FromResult<RawChatCompletion?>(null);
 
     /// <summary>What the real handler serves (this class overrides every method, so its own <see cref="CustomLlm.Capabilities"/> says everything).</summary>
     public HandlerCapabilities Served { get; } = handler.Capabilities;
@@ -23,7 +22,7 @@ internal sealed class RemoteLlm(PluginWorker worker, WorkerHandler handler) : Cu
     /// Otherwise null at once, and the pipeline calls <see cref="CompletionAsync"/>.
     /// </summary>
     public override Task<RawChatCompletion?> CompletionJsonAsync(ChatCompletionRequest request, CancellationToken cancellationToken) =>
-        handler.PassThrough ? PassThroughAsync(request, cancellationToken) : NoRawCompletion;
+        handler.PassThrough ? PassThroughAsync(request, cancellationToken) : base.CompletionJsonAsync(request, cancellationToken);
 
     private async Task<RawChatCompletion?> PassThroughAsync(ChatCompletionRequest request, CancellationToken cancellationToken)
     {

@@ -260,10 +260,14 @@ internal static class WorkerProgram
         where T : class
     {
         // Serialized whole before anything is sent, so a response that cannot be written is still a clean error.
-        var bytes = response is null ? "null"u8.ToArray() : JsonSerializer.SerializeToUtf8Bytes(response, info);
+        await AnswerBytesAsync(context, response is null ? "null"u8.ToArray() : JsonSerializer.SerializeToUtf8Bytes(response, info));
+    }
+
+    private static async Task AnswerBytesAsync(HttpContext context, byte[] json)
+    {
         context.Response.ContentType = "application/json";
-        context.Response.ContentLength = bytes.Length;
-        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+        context.Response.ContentLength = json.Length;
+        await context.Response.Body.WriteAsync(json, context.RequestAborted);
     }
 
     /// <summary>Whether <paramref name="handler"/> has a pass-through of its own (<see cref="CustomLlm.CompletionJsonAsync"/>).</summary>
@@ -298,9 +302,7 @@ internal static class WorkerProgram
             bytes = "null"u8.ToArray();
         }
 
-        context.Response.ContentType = "application/json";
-        context.Response.ContentLength = bytes.Length;
-        await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+        await AnswerBytesAsync(context, bytes);
     }
 
     private static async Task<T> ReadAsync<T>(Stream body, JsonTypeInfo<T> info, CancellationToken token) =>
