@@ -21,25 +21,44 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
     private FileSystemWatcher? _configWatcher;
     private ChangePoller? _poller;
 
-    /// <summary>Starts watching before the host reports started, so no change after startup is missed.</summary>
+    /// <summary>
+    /// Creates the plugins folder now; the watch itself starts on the reload thread (<see cref="ExecuteAsync"/>), which
+    /// runs when requests leave it the CPU, so setting it up does not delay the first answer.
+    /// </summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.ResolvedPluginsDirectory);
-        if (options.Poll)
+        return base.StartAsync(cancellationToken);
+    }
+
+    private void StartWatching()
+    {
+        var poll = options.Poll;
+        if (!poll)
+        {
+            try
+            {
+                _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
+                _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
+                LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
+            }
+            catch (IOException ex)
+            {
+                // E.g. the user's inotify instances are used up: changes are still seen, by polling.
+                _pluginsWatcher?.Dispose();
+                LogWatchUnavailable(logger, ex, options.PollInterval.TotalSeconds);
+                poll = true;
+            }
+        }
+
+        if (poll)
         {
             _poller = new ChangePoller(options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval, Changed, ex => LogPollingFailed(logger, ex));
             LogPolling(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval.TotalSeconds);
         }
-        else
-        {
-            _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
-            _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
-            LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
-        }
 
-        // Catch up with anything that changed between the first load and the watchers starting.
+        // Catch up with anything that changed between the first load and the watch starting.
         _changes.Writer.TryWrite(true);
-        return base.StartAsync(cancellationToken);
     }
 
     public override void Dispose()
@@ -61,6 +80,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
         var thread = new Thread(() =>
         {
             BackgroundPriority.LowerCurrentThread();
+            StartWatching();
             ReloadLoop(stoppingToken);
             stopped.TrySetResult();
         })
@@ -180,4 +200,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
 
     [LoggerMessage(204, LogLevel.Warning, "Polling for changes failed; trying again at the next interval")]
     private static partial void LogPollingFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(205, LogLevel.Warning, "File system events are not available; polling every {Seconds} s instead")]
+    private static partial void LogWatchUnavailable(ILogger logger, Exception exception, double seconds);
 }

@@ -50,4 +50,7 @@ internal static partial class Log
 
     [LoggerMessage(401, LogLevel.Information, "Telemetry is off (OTEL_SDK_DISABLED): no metrics, no /metrics, no traces")]
     public static partial void TelemetryDisabled(ILogger logger);
+
+    [LoggerMessage(402, LogLevel.Warning, "Telemetry started late: {Dropped} measurements made before it (beyond the first {Kept}) are not in the metrics")]
+    public static partial void MeasurementsDropped(ILogger logger, int dropped, int kept);
 }

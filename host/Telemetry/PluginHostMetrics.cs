@@ -11,7 +11,8 @@ namespace PluginHost.Telemetry;
 /// semantic conventions (<c>gen_ai.server.*</c>, <c>gen_ai.client.token.usage</c>), plus plugins' lives and the router's
 /// decisions as <c>pluginhost.*</c>. Requests are recorded once, when they end, from their <see cref="RequestRecord"/>;
 /// plugin and router states are read from the current snapshot when a reader collects. With no listener an instrument
-/// records nothing (<see cref="Enabled"/> is false).
+/// records nothing (<see cref="Enabled"/> is false). Until the SDK starts listening (after the proxy listens), what is
+/// recorded is kept and made again then (<see cref="StartedListening"/>), so the start's loads and first requests count.
 /// </summary>
 internal sealed class PluginHostMetrics
 {
@@ -39,9 +40,14 @@ internal sealed class PluginHostMetrics
     private readonly Counter<long> _workerCrashes;
     private readonly Counter<long> _refusals;
 
-    public PluginHostMetrics(Meter meter)
+    private PendingMeasurements? _pending;
+
+    /// <param name="meter">The meter the instruments are created on.</param>
+    /// <param name="deferred">Whether an SDK will start listening later (<see cref="StartedListening"/>): until then, keep what is recorded.</param>
+    public PluginHostMetrics(Meter meter, bool deferred = false)
     {
         _meter = meter;
+        _pending = deferred ? new PendingMeasurements() : null;
         _requestDuration = meter.CreateHistogram<double>(
             "gen_ai.server.request.duration", "s", "Time from the request's start to its last byte, per request.", advice: new() { HistogramBucketBoundaries = DurationBuckets });
         _timeToFirstToken = meter.CreateHistogram<double>(
@@ -61,8 +67,14 @@ internal sealed class PluginHostMetrics
         _refusals = meter.CreateCounter<long>("pluginhost.plugin.refusals", "{assembly}", "Mapped plugin assemblies refused by the trust settings (allowed_plugin_sha256, trusted_plugin_keys): each file version once, when first refused.");
     }
 
-    /// <summary>Whether anything listens to the request metrics.</summary>
-    public bool Enabled => _requestDuration.Enabled;
+    /// <summary>Whether anything listens to the request metrics, or will (and what is recorded until then is kept).</summary>
+    public bool Enabled => Volatile.Read(ref _pending) is not null || _requestDuration.Enabled;
+
+    /// <summary>
+    /// The SDK listens now: makes every measurement kept until now, and from now on records directly. Returns how many
+    /// were not kept (more than <see cref="PendingMeasurements.Limit"/>).
+    /// </summary>
+    public int StartedListening() => Interlocked.Exchange(ref _pending, null)?.Replay() ?? 0;
 
     /// <summary>Records a finished request from its <paramref name="record"/>; <paramref name="errorType"/> is null when it succeeded.</summary>
     public void RequestEnded(RequestRecord record, string? errorType)
@@ -81,7 +93,7 @@ internal sealed class PluginHostMetrics
 
         if (record.Retries > 0)
         {
-            _retries.Add(record.Retries, tags);
+            Add(_retries, record.Retries, tags);
         }
 
         if (record.Fallbacks > 0)
@@ -89,24 +101,24 @@ internal sealed class PluginHostMetrics
             var fallbackTags = tags;
             fallbackTags.Add(TelemetryNames.ModelGroup, record.ModelGroup);
             fallbackTags.Add(TelemetryNames.Outcome, errorType is null ? TelemetryNames.Success : TelemetryNames.Failure);
-            _fallbacks.Add(record.Fallbacks, fallbackTags);
+            Add(_fallbacks, record.Fallbacks, fallbackTags);
         }
 
         if (errorType is not null)
         {
             tags.Add(TelemetryNames.ErrorType, errorType);
-            _requestDuration.Record(duration, tags);
+            Record(_requestDuration, duration, tags);
             return;
         }
 
-        _requestDuration.Record(duration, tags);
+        Record(_requestDuration, duration, tags);
         var usage = record.Usage;
         if (record.TimeToFirstChunk is { } firstChunk)
         {
-            _timeToFirstToken.Record(firstChunk.TotalSeconds, tags);
+            Record(_timeToFirstToken, firstChunk.TotalSeconds, tags);
             if (usage is { CompletionTokens: > 1 })
             {
-                _timePerOutputToken.Record((duration - firstChunk.TotalSeconds) / (usage.CompletionTokens - 1), tags);
+                Record(_timePerOutputToken, (duration - firstChunk.TotalSeconds) / (usage.CompletionTokens - 1), tags);
             }
         }
 
@@ -114,16 +126,16 @@ internal sealed class PluginHostMetrics
         {
             var input = tags;
             input.Add(TelemetryNames.TokenType, TelemetryNames.Input);
-            _tokenUsage.Record(usage.PromptTokens, input);
+            Record(_tokenUsage, usage.PromptTokens, input);
             var output = tags;
             output.Add(TelemetryNames.TokenType, TelemetryNames.Output);
-            _tokenUsage.Record(usage.CompletionTokens, output);
+            Record(_tokenUsage, usage.CompletionTokens, output);
         }
     }
 
     /// <summary>A deployment put in cooldown after an error of class <paramref name="error"/>.</summary>
     public void CooledDown(string group, string deployment, ErrorClass error) =>
-        _cooldowns.Add(1, new TagList
+        Add(_cooldowns, 1, new TagList
         {
             { TelemetryNames.ModelGroup, group },
             { TelemetryNames.Deployment, deployment },
@@ -140,23 +152,23 @@ internal sealed class PluginHostMetrics
             tags.Add(TelemetryNames.ErrorType, configError is not null ? TelemetryNames.ConfigRejected : TelemetryNames.LoadFailed);
         }
 
-        _reloads.Add(1, tags);
+        Add(_reloads, 1, tags);
     }
 
     /// <summary>A plugin version loaded (or not) in <paramref name="elapsed"/>.</summary>
     public void PluginLoaded(string plugin, TimeSpan elapsed, bool ok) =>
-        _loadDuration.Record(elapsed.TotalSeconds, new TagList
+        Record(_loadDuration, elapsed.TotalSeconds, new TagList
         {
             { TelemetryNames.Plugin, plugin },
             { TelemetryNames.Outcome, ok ? TelemetryNames.Ok : TelemetryNames.Failed },
         });
 
     /// <summary>A version of <paramref name="plugin"/> that the trust settings do not allow was refused (first time seen).</summary>
-    public void PluginRefused(string plugin) => _refusals.Add(1, new TagList { { TelemetryNames.Plugin, plugin } });
+    public void PluginRefused(string plugin) => Add(_refusals, 1, new TagList { { TelemetryNames.Plugin, plugin } });
 
     /// <summary>A worker process of <paramref name="plugin"/> died (or failed to start again); <paramref name="circuitOpened"/> when that opened its circuit.</summary>
     public void WorkerCrashed(string plugin, bool circuitOpened) =>
-        _workerCrashes.Add(1, new TagList
+        Add(_workerCrashes, 1, new TagList
         {
             { TelemetryNames.Plugin, plugin },
             { TelemetryNames.Outcome, circuitOpened ? "circuit_open" : "restarting" },
@@ -164,11 +176,35 @@ internal sealed class PluginHostMetrics
 
     /// <summary>A retired plugin version's load context was collected, or is still alive at its deadline.</summary>
     public void PluginUnloaded(string plugin, bool collected) =>
-        _unloads.Add(1, new TagList
+        Add(_unloads, 1, new TagList
         {
             { TelemetryNames.Plugin, plugin },
             { TelemetryNames.Outcome, collected ? TelemetryNames.Collected : TelemetryNames.Leaked },
         });
+
+    private void Record<T>(Histogram<T> histogram, T value, in TagList tags)
+        where T : struct
+    {
+        if (Volatile.Read(ref _pending) is not { } pending || !Keep(pending, histogram, value, tags))
+        {
+            histogram.Record(value, tags);
+        }
+    }
+
+    private void Add(Counter<long> counter, long value, in TagList tags)
+    {
+        if (Volatile.Read(ref _pending) is not { } pending || !Keep(pending, counter, value, tags))
+        {
+            counter.Add(value, tags);
+        }
+    }
+
+    // Apart from Record and Add, so only a kept measurement allocates its closure.
+    private static bool Keep<T>(PendingMeasurements pending, Histogram<T> histogram, T value, TagList tags)
+        where T : struct => pending.TryKeep(() => histogram.Record(value, tags));
+
+    private static bool Keep(PendingMeasurements pending, Counter<long> counter, long value, TagList tags) =>
+        pending.TryKeep(() => counter.Add(value, tags));
 
     /// <summary>
     /// Adds the instruments read from the proxy's state when a reader collects: live plugin versions and their requests

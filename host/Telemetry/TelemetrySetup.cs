@@ -24,38 +24,23 @@ internal static class TelemetrySetup
     public static void AddPluginHostTelemetry(this WebApplicationBuilder builder, TelemetryOptions options, Action<TracerProviderBuilder>? tracing = null)
     {
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(services => new PluginHostMetrics(services.GetRequiredService<IMeterFactory>().Create(PluginHostMetrics.MeterName, ThisAssembly.Version)));
+        builder.Services.AddSingleton(services => new PluginHostMetrics(
+            services.GetRequiredService<IMeterFactory>().Create(PluginHostMetrics.MeterName, ThisAssembly.Version), deferred: !options.Disabled));
         if (options.Disabled)
         {
             return;
         }
 
-        var telemetry = builder.Services.AddOpenTelemetry().ConfigureResource(resource =>
-        {
-            // OTEL_SERVICE_NAME, when set, names the service (read by the SDK's default resource).
-            if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_SERVICE_NAME"]))
-            {
-                resource.AddService("pluginhost", serviceVersion: ThisAssembly.Version);
-            }
-        });
-        telemetry.WithMetrics(metrics =>
-        {
-            metrics.AddMeter(PluginHostMetrics.MeterName);
-            // Each scrape sees the counts as they are (the exporter's default keeps an answer for 300 ms).
-            metrics.AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
-            if (options.OtlpMetrics)
-            {
-                metrics.AddOtlpExporter();
-            }
-        });
-
+        // The metrics SDK starts after the proxy listens (MetricsSdk); the tracer provider, when there is one, at once.
+        builder.Services.AddSingleton<MetricsSdk>();
         if (!options.Tracing && tracing is null)
         {
             // No tracer provider: no listener, so ASP.NET Core, HttpClient and PluginHost create no spans for it.
             return;
         }
 
-        telemetry.WithTracing(traces =>
+        var configuration = builder.Configuration;
+        builder.Services.AddOpenTelemetry().ConfigureResource(resource => DescribeService(resource, configuration)).WithTracing(traces =>
         {
             traces.AddSource(HostSpans.SourceName);
             traces.AddSource([.. options.Sources]);
@@ -70,22 +55,41 @@ internal static class TelemetrySetup
         });
     }
 
+    /// <summary>Names the service <c>pluginhost</c> with the proxy's version, unless <c>OTEL_SERVICE_NAME</c> names it (the SDK's default resource reads that).</summary>
+    public static void DescribeService(ResourceBuilder resource, IConfiguration configuration)
+    {
+        if (string.IsNullOrWhiteSpace(configuration["OTEL_SERVICE_NAME"]))
+        {
+            resource.AddService("pluginhost", serviceVersion: ThisAssembly.Version);
+        }
+    }
+
     /// <summary>
-    /// Starts the providers now, so loading the first snapshot is traced and counted; adds the request middleware
-    /// (before the error handling, so it sees the status sent) and <c>GET /metrics</c>. Call
-    /// <see cref="ObservePluginHost"/> once the first snapshot is loaded.
+    /// Starts the tracer provider now, so loading the first snapshot is traced, and the metrics SDK once the host has
+    /// started; adds the request middleware (before the error handling, so it sees the status sent) and
+    /// <c>/metrics</c>. Call <see cref="ObservePluginHost"/> once the first snapshot is loaded.
     /// </summary>
     public static void UsePluginHostTelemetry(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<TelemetryOptions>();
         var tracing = app.Services.GetService<TracerProvider>() is not null;
-        _ = app.Services.GetService<MeterProvider>();
         Describe(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(TelemetrySetup).FullName!), options, tracing);
         app.UseMiddleware<RequestTelemetryMiddleware>();
-        if (!options.Disabled)
+        if (options.Disabled)
         {
-            app.MapPrometheusScrapingEndpoint(MetricsPath);
+            return;
         }
+
+        var sdk = app.Services.GetRequiredService<MetricsSdk>();
+        app.Lifetime.ApplicationStarted.Register(sdk.StartInBackground);
+        // The exporter's scrape pipeline is built (and the SDK started, if it has not) by the first scrape.
+        var scrape = new Lazy<RequestDelegate>(() =>
+        {
+            var branch = ((IApplicationBuilder)app).New();
+            branch.UseOpenTelemetryPrometheusScrapingEndpoint(sdk.Provider, predicate: _ => true, path: null, configureBranchedPipeline: null, optionsName: null);
+            return branch.Build();
+        });
+        app.Map(MetricsPath, context => scrape.Value(context));
     }
 
     /// <summary>Adds the state read at each collection (plugins, router); the router's state needs the first snapshot.</summary>
