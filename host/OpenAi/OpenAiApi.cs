@@ -41,21 +41,31 @@ internal static class OpenAiApi
             api.MapPost("/images/edits", RequestPipeline.For<ImageEditsEndpoint, ImageEditRequest, ImageResponse>(runtime, router));
             api.MapPost("/rerank", RequestPipeline.For<RerankEndpoint, RerankRequest, RerankResponse>(runtime, router));
             api.MapPost("/responses", RequestPipeline.For<ResponsesEndpoint, ResponsesRequest, ModelResponse>(runtime, router));
-            api.MapGet("/responses/{id}", ResponsesEndpoint.GetAsync);
+            api.MapGet("/responses/{id}", context => ResponsesEndpoint.GetAsync(context, RouteValue(context, "id")));
             api.MapPost("/messages", RequestPipeline.For<MessagesEndpoint, ChatCompletionRequest, ModelResponse>(runtime, router))
                 .WithMetadata(AnthropicShape.Instance);
-            api.MapGet("/models", StatusEndpoints.ListModels);
-            api.MapGet("/models/{**model}", StatusEndpoints.GetModel);
+            api.MapGet("/models", Answer(_ => StatusEndpoints.ListModels(runtime)));
+            api.MapGet("/models/{**model}", Answer(context => StatusEndpoints.GetModel(RouteValue(context, "model"), runtime)));
         }
 
         // Probes and status JSON: in the access log, not in the status page's request charts.
-        app.MapGet("/health/liveliness", StatusEndpoints.Liveliness).WithMetadata(RequestHistory.NotCounted.Instance);
-        app.MapGet("/health/liveness", StatusEndpoints.Liveliness).WithMetadata(RequestHistory.NotCounted.Instance);
-        app.MapGet("/health/readiness", StatusEndpoints.Readiness).WithMetadata(RequestHistory.NotCounted.Instance);
-        app.MapGet("/plugins", StatusEndpoints.Plugins).WithMetadata(RequestHistory.NotCounted.Instance);
-        app.MapGet("/router", StatusEndpoints.RouterStatus).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/health/liveliness", Answer(_ => StatusEndpoints.Liveliness())).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/health/liveness", Answer(_ => StatusEndpoints.Liveliness())).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/health/readiness", Answer(_ => StatusEndpoints.Readiness(runtime, router))).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/plugins", Answer(_ => StatusEndpoints.Plugins(runtime))).WithMetadata(RequestHistory.NotCounted.Instance);
+        app.MapGet("/router", Answer(_ => StatusEndpoints.RouterStatus(runtime, router))).WithMetadata(RequestHistory.NotCounted.Instance);
         return app;
     }
+
+    /// <summary>
+    /// A read-only endpoint as a plain request delegate, its result written with the source-generated JSON it names.
+    /// Minimal-API binding would build ASP.NET Core's reflection-based JSON options at the first request, whatever
+    /// endpoint it is for (BENCHMARKS.md row 7).
+    /// </summary>
+    internal static RequestDelegate Answer(Func<HttpContext, IResult> endpoint) => context => endpoint(context).ExecuteAsync(context);
+
+    /// <summary>A route parameter's value; empty for a catch-all that matched nothing.</summary>
+    private static string RouteValue(HttpContext context, string name) => context.Request.RouteValues[name] as string ?? "";
 
     /// <summary>The handler endpoints a handler with <paramref name="capabilities"/> serves, as LiteLLM lists them (<c>/v1/…</c>).</summary>
     public static IReadOnlyList<string> EndpointsFor(HandlerCapabilities capabilities)

@@ -18,7 +18,8 @@ internal static partial class StatusPageEndpoints
     public static IEndpointRouteBuilder MapStatusPage(this IEndpointRouteBuilder app)
     {
         app.MapGet("/ui", ServePage).WithMetadata(RequestHistory.NotCounted.Instance);
-        app.MapGet("/ui/stats", (RequestHistory history) => Results.Json(history.Read(), WireJsonContext.Wire.HistoryBody))
+        var history = app.ServiceProvider.GetRequiredService<RequestHistory>();
+        app.MapGet("/ui/stats", OpenAiApi.Answer(_ => Results.Json(history.Read(), WireJsonContext.Wire.HistoryBody)))
             .WithMetadata(RequestHistory.NotCounted.Instance);
         return app;
     }
