@@ -19,7 +19,8 @@ internal sealed record PluginFile(string Name, string Path)
             return [];
         }
 
-        var found = new SortedDictionary<string, PluginFile>(StringComparer.Ordinal);
+        // A Dictionary sorted once, not a SortedDictionary: its tree code is compiled at startup, not precompiled.
+        var found = new Dictionary<string, PluginFile>(StringComparer.Ordinal);
         foreach (var folder in Directory.EnumerateDirectories(directory))
         {
             var name = System.IO.Path.GetFileName(folder);
@@ -39,6 +40,8 @@ internal sealed record PluginFile(string Name, string Path)
             }
         }
 
-        return [.. found.Values];
+        var plugins = found.Values.ToArray();
+        Array.Sort(plugins, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return plugins;
     }
 }
