@@ -1,4 +1,5 @@
 using OpenTelemetry.Metrics;
+using PluginHost.OpenAi;
 using PluginHost.Plugins;
 
 namespace PluginHost.Telemetry;
@@ -16,15 +17,31 @@ internal sealed class MetricsSdk(TelemetryOptions options, IConfiguration config
     private MeterProvider? _provider;
     private bool _disposed;
 
-    /// <summary>The SDK's provider, started now if it has not been.</summary>
+    /// <summary>How long a scrape waits for a start under way on the background thread, which busy CPUs can starve.</summary>
+    private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The SDK's provider, started now if it has not been. A 503 (a failed scrape, not a hung one) when the background
+    /// start holds it and has not finished within <see cref="StartWait"/>: at the lowest priority it runs only when the
+    /// CPU has nothing else to do.
+    /// </summary>
     public MeterProvider Provider
     {
         get
         {
-            lock (_lock)
+            if (!_lock.TryEnter(StartWait))
+            {
+                throw new OpenAiException(503, "Metrics are still starting (the CPU is busy); scrape again shortly.", code: "metrics_starting");
+            }
+
+            try
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 return _provider ??= Start();
+            }
+            finally
+            {
+                _lock.Exit();
             }
         }
     }

@@ -82,13 +82,14 @@ internal static class TelemetrySetup
 
         var sdk = app.Services.GetRequiredService<MetricsSdk>();
         app.Lifetime.ApplicationStarted.Register(sdk.StartInBackground);
-        // The exporter's scrape pipeline is built (and the SDK started, if it has not) by the first scrape.
+        // The exporter's scrape pipeline is built (and the SDK started, if it has not) by the first scrape; a scrape that
+        // fails to build it (the SDK still starting) leaves it to the next one, not cached.
         var scrape = new Lazy<RequestDelegate>(() =>
         {
             var branch = ((IApplicationBuilder)app).New();
             branch.UseOpenTelemetryPrometheusScrapingEndpoint(sdk.Provider, predicate: _ => true, path: null, configureBranchedPipeline: null, optionsName: null);
             return branch.Build();
-        });
+        }, LazyThreadSafetyMode.PublicationOnly);
         app.Map(MetricsPath, context => scrape.Value(context));
     }
 
