@@ -21,6 +21,10 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
     private FileSystemWatcher? _configWatcher;
     private ChangePoller? _poller;
 
+    // The watch starts on the reload thread, which a stop can overtake: whichever comes second sees the other.
+    private readonly Lock _watch = new();
+    private bool _disposed;
+
     /// <summary>
     /// Creates the plugins folder now; the watch itself starts on the reload thread (<see cref="ExecuteAsync"/>), which
     /// runs when requests leave it the CPU, so setting it up does not delay the first answer.
@@ -31,30 +35,40 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
         return base.StartAsync(cancellationToken);
     }
 
-    private void StartWatching()
+    private void StartWatching(CancellationToken stoppingToken)
     {
-        var poll = options.Poll;
-        if (!poll)
+        lock (_watch)
         {
-            try
+            if (_disposed || stoppingToken.IsCancellationRequested)
             {
-                _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
-                _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
-                LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
+                return;
             }
-            catch (IOException ex)
-            {
-                // E.g. the user's inotify instances are used up: changes are still seen, by polling.
-                _pluginsWatcher?.Dispose();
-                LogWatchUnavailable(logger, ex, options.PollInterval.TotalSeconds);
-                poll = true;
-            }
-        }
 
-        if (poll)
-        {
-            _poller = new ChangePoller(options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval, Changed, ex => LogPollingFailed(logger, ex));
-            LogPolling(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval.TotalSeconds);
+            var poll = options.Poll;
+            if (!poll)
+            {
+                try
+                {
+                    _pluginsWatcher = Watch(options.ResolvedPluginsDirectory, "*", includeSubdirectories: true);
+                    _configWatcher = Watch(Path.GetDirectoryName(options.ResolvedConfigPath)!, Path.GetFileName(options.ResolvedConfigPath), includeSubdirectories: false);
+                    LogWatching(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath);
+                }
+                catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+                {
+                    // E.g. the user's inotify instances are used up: changes are still seen, by polling. (On this thread
+                    // an exception would end the process, where in StartAsync it failed the start.)
+                    _pluginsWatcher?.Dispose();
+                    _pluginsWatcher = null;
+                    LogWatchUnavailable(logger, ex, options.PollInterval.TotalSeconds);
+                    poll = true;
+                }
+            }
+
+            if (poll)
+            {
+                _poller = new ChangePoller(options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval, Changed, ex => LogPollingFailed(logger, ex));
+                LogPolling(logger, options.ResolvedPluginsDirectory, options.ResolvedConfigPath, options.PollInterval.TotalSeconds);
+            }
         }
 
         // Catch up with anything that changed between the first load and the watch starting.
@@ -63,9 +77,14 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
 
     public override void Dispose()
     {
-        _pluginsWatcher?.Dispose();
-        _configWatcher?.Dispose();
-        _poller?.Dispose();
+        lock (_watch)
+        {
+            _disposed = true;
+            _pluginsWatcher?.Dispose();
+            _configWatcher?.Dispose();
+            _poller?.Dispose();
+        }
+
         base.Dispose();
     }
 
@@ -80,7 +99,7 @@ internal sealed partial class PluginWatcher(ProxyRuntime runtime, PluginHostOpti
         var thread = new Thread(() =>
         {
             BackgroundPriority.LowerCurrentThread();
-            StartWatching();
+            StartWatching(stoppingToken);
             ReloadLoop(stoppingToken);
             stopped.TrySetResult();
         })
