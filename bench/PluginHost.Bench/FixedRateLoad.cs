@@ -20,6 +20,11 @@ internal static class FixedRateLoad
         var tasks = new Task[count];
         var interval = Stopwatch.Frequency / (double)rate;
 
+        // No collection in this process while it times requests: a gen0 collection here stalls the sends and the
+        // responses in flight for up to a millisecond, and the row would report it as the server's (BENCHMARKS.md,
+        // "Row 5: what the tail was"). The budget is set aside (collecting first, if need be) before the clock starts.
+        using var noCollections = NoCollections.Start();
+
         // The schedule runs on its own thread: sleeping a pool thread would delay the responses it must time.
         var start = Stopwatch.GetTimestamp();
         var scheduled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,6 +67,40 @@ internal static class FixedRateLoad
             var at = text.IndexOf(expect, StringComparison.Ordinal);
             var answer = text.AsSpan(at, Math.Min(expect.Length + 1, text.Length - at)).ToString();
             answers.AddOrUpdate(answer, 1, (_, n) => n + 1);
+        }
+    }
+}
+
+/// <summary>
+/// A no-GC region for the length of a timed load (<see cref="GC.TryStartNoGCRegion(long)"/>). If the load allocates more
+/// than the budget the runtime ends the region itself and collects as usual; nothing fails.
+/// </summary>
+internal sealed class NoCollections : IDisposable
+{
+    private const long Budget = 192L * 1024 * 1024;
+
+    private NoCollections()
+    {
+    }
+
+    public static NoCollections? Start()
+    {
+        try
+        {
+            return GC.TryStartNoGCRegion(Budget) ? new NoCollections() : null;
+        }
+        catch (Exception ex) when (ex is ArgumentOutOfRangeException or InvalidOperationException)
+        {
+            // A budget the runtime cannot set aside here, or a region already open: time with collections.
+            return null;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
+        {
+            GC.EndNoGCRegion();
         }
     }
 }
