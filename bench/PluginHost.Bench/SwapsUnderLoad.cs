@@ -27,23 +27,6 @@ internal static class SwapsUnderLoad
         await Task.Delay(1000);
         await FixedRateLoad.RunAsync(client, target, rate, TimeSpan.FromSeconds(2), "swap v");
 
-        // Warm the reload path as the other rows warm the request path: the first few dozen reloads of a process run
-        // code the JIT then promotes (once-per-reload methods after 30 reloads), and that recompilation competes with
-        // the requests on the proxy's core. Measured rounds start once the proxy has reloaded like one that has swapped
-        // before; how much more the first swaps cost is reported in BENCHMARKS.md.
-        var warmupSwaps = args.Int("warmup-swaps", 40);
-        if (warmupSwaps > 0)
-        {
-            using var warming = new CancellationTokenSource();
-            var warmInterval = TimeSpan.FromMilliseconds(args.Int("warmup-interval-ms", 400));
-            var copies = WarmUpSwapsAsync(warmupSwaps, warmInterval, warming.Token);
-            await FixedRateLoad.RunAsync(client, target, rate, warmInterval * warmupSwaps, "swap v");
-            await warming.CancelAsync();
-            await copies;
-            File.Copy(versions[0], destination, overwrite: true);
-            await Task.Delay(3000);
-        }
-
         var ratios = new List<double>();
         var steady = new List<double>();
         var swapping = new List<double>();
@@ -54,14 +37,38 @@ internal static class SwapsUnderLoad
         var swapTimes = new List<long>();
         var slow = new List<string>();
         var afterOverwrite = new List<(double SinceMs, double LatencyMs)>();
-        var details = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"**{args.String("title")}** — open loop at {rate} req/s, {phase.TotalSeconds:0} s phases, the DLL overwritten every {interval.TotalMilliseconds:0} ms in swap phases, after {args.Int("warmup-swaps", 40)} warm-up swaps under the same load (not counted)\n\n| round | phase | p50 | p99 | max | failures | swaps |\n|---|---|---|---|---|---|---|\n"));
+        var warmupSwaps = args.Int("warmup-swaps", 40);
+        var details = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"**{args.String("title")}** — open loop at {rate} req/s, {phase.TotalSeconds:0} s phases, the DLL overwritten every {interval.TotalMilliseconds:0} ms in swap phases, after {warmupSwaps} warm-up swaps under the same load (not counted)\n\n| round | phase | p50 | p99 | max | failures | swaps |\n|---|---|---|---|---|---|---|\n"));
+
+        // Warm the reload path as the other rows warm the request path: the first few dozen reloads of a process run
+        // code the JIT then promotes (once-per-reload methods after 30 reloads), and that recompilation competes with
+        // the requests on the proxy's core. Measured rounds start once the proxy has reloaded like one that has swapped
+        // before; how much more the first swaps cost is reported in BENCHMARKS.md.
+        if (warmupSwaps > 0)
+        {
+            using var warming = new CancellationTokenSource();
+            var warmInterval = TimeSpan.FromMilliseconds(args.Int("warmup-interval-ms", 400));
+            var copies = SwapAsync(warmInterval, warming.Token);
+            await FixedRateLoad.RunAsync(client, target, rate, warmInterval * warmupSwaps, "swap v");
+            await warming.CancelAsync();
+            await copies;
+            lock (swapTimes)
+            {
+                swapTimes.Clear();
+            }
+
+            inPlace = 0;
+            File.Copy(versions[inPlace], destination, overwrite: true);
+            await Task.Delay(3000);
+        }
+
         for (var round = 1; round <= rounds; round++)
         {
             var roundP99 = new double[2];
             foreach (var withSwaps in round % 2 == 1 ? new[] { false, true } : [true, false])
             {
                 using var stop = new CancellationTokenSource();
-                var swapper = withSwaps ? SwapAsync(stop.Token) : Task.FromResult(0);
+                var swapper = withSwaps ? SwapAsync(interval, stop.Token) : Task.FromResult(0);
                 var result = await FixedRateLoad.RunAsync(client, target, rate, phase, "swap v");
                 await stop.CancelAsync();
                 var done = await swapper;
@@ -118,30 +125,14 @@ internal static class SwapsUnderLoad
             failures.Count == 0 && swaps >= 20 && ratio <= 2);
         return 0;
 
-        async Task WarmUpSwapsAsync(int count, TimeSpan every, CancellationToken cancellationToken)
-        {
-            try
-            {
-                for (var i = 0; i < count; i++)
-                {
-                    await Task.Delay(every, cancellationToken);
-                    File.Copy(versions[(i + 1) % 2], destination, overwrite: true);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                // The warm-up load is over.
-            }
-        }
-
-        async Task<int> SwapAsync(CancellationToken cancellationToken)
+        async Task<int> SwapAsync(TimeSpan every, CancellationToken cancellationToken)
         {
             var count = 0;
             try
             {
                 while (true)
                 {
-                    await Task.Delay(interval, cancellationToken);
+                    await Task.Delay(every, cancellationToken);
                     inPlace = 1 - inPlace;
                     File.Copy(versions[inPlace], destination, overwrite: true);
                     lock (swapTimes)
